@@ -1,0 +1,103 @@
+"""What a claim check returns: comparisons of measured against predicted numbers, each with its tolerance."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+Verdict = Literal["pass", "fail", "error"]
+#: What produced a measured number; the report labels every row with it.
+Kind = Literal["symbolic", "theory", "monte-carlo", "ode", "trained", "benchmark"]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One measured-vs-predicted row.
+
+    ``passed`` is decided by the check, not here, so that every kind of test (``|a-b| <= z*SE``,
+    a fitted slope, an ordering, exact symbolic equality) can be expressed; ``tolerance`` is the
+    numeric allowance and ``how`` says where it comes from (e.g. ``"4 SE of the Monte Carlo mean"``).
+    """
+
+    name: str
+    measured: float
+    predicted: float | None
+    tolerance: float | None
+    how: str
+    passed: bool
+    kind: Kind = "theory"
+
+    def __post_init__(self):
+        if not self.name:
+            raise ValueError("Comparison.name must be a non-empty string")
+
+
+def within(name: str, measured: float, predicted: float, tolerance: float, how: str,
+           kind: Kind = "monte-carlo") -> Comparison:
+    """A row that passes when ``|measured - predicted| <= tolerance`` (and both are finite)."""
+    ok = math.isfinite(measured) and math.isfinite(predicted) and abs(measured - predicted) <= tolerance
+    return Comparison(name, float(measured), float(predicted), float(tolerance), how, bool(ok), kind)
+
+
+def at_most(name: str, measured: float, bound: float, how: str, kind: Kind = "theory") -> Comparison:
+    """A row that passes when ``measured <= bound``."""
+    ok = math.isfinite(measured) and measured <= bound
+    return Comparison(name, float(measured), float(bound), None, how, bool(ok), kind)
+
+
+def at_least(name: str, measured: float, bound: float, how: str, kind: Kind = "theory") -> Comparison:
+    """A row that passes when ``measured >= bound``."""
+    ok = math.isfinite(measured) and measured >= bound
+    return Comparison(name, float(measured), float(bound), None, how, bool(ok), kind)
+
+
+def holds(name: str, ok: bool, how: str, kind: Kind = "symbolic", measured: float = float("nan")) -> Comparison:
+    """A yes/no row (exact symbolic identity, an ordering, a property over many draws)."""
+    return Comparison(name, float(measured), None, None, how, bool(ok), kind)
+
+
+@dataclass
+class ClaimResult:
+    """The outcome of one claim: rows, figures and free-form notes; the verdict follows from the rows."""
+
+    id: str
+    profile: str
+    comparisons: list[Comparison] = field(default_factory=list)
+    figures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.error is not None or not self.comparisons:
+            return "error"
+        return "pass" if all(c.passed for c in self.comparisons) else "fail"
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """Measured numbers keyed by row name (finite ones only, JSON-safe)."""
+        return {c.name: c.measured for c in self.comparisons if math.isfinite(c.measured)}
+
+    def add(self, *rows: Comparison) -> None:
+        self.comparisons.extend(rows)
+
+    def to_json(self) -> dict:
+        def num(x):
+            return x if x is None or math.isfinite(x) else None
+
+        return {
+            "id": self.id,
+            "verdict": self.verdict,
+            "metrics": self.metrics,
+            "figures": list(self.figures),
+            "profile": self.profile,
+            "seconds": round(self.seconds, 3),
+            "error": self.error,
+            "notes": list(self.notes),
+            "comparisons": [
+                {"name": c.name, "measured": num(c.measured), "predicted": num(c.predicted),
+                 "tolerance": num(c.tolerance), "how": c.how, "passed": c.passed, "kind": c.kind}
+                for c in self.comparisons
+            ],
+        }
