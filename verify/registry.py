@@ -6,6 +6,7 @@ raise a one-line ``ValueError`` for an unknown id.
 from __future__ import annotations
 
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -80,6 +81,7 @@ class Claim:
             raise
         except Exception as exc:  # reported, never swallowed silently
             result.error = f"{type(exc).__name__}: {exc}"
+            result.notes.append("traceback (last frames):\n" + "".join(traceback.format_exc(limit=-4)))
         result.seconds = time.perf_counter() - start
         return result
 

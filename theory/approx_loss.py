@@ -1,0 +1,275 @@
+r"""The paper's mean-field population loss :math:`\tilde{\mathcal L}(\omega,\mu)` of the reduced model (SPEC 3.1).
+
+Derivation (HPCY25 §3.1, re-done here from Gaussian integrals). Condition on the query, write
+:math:`q=\|x_q\|^2` and the scores :math:`s_\ell = x_\ell^\top x_q\sim\mathcal N(0,q)` (i.i.d. given
+:math:`x_q`). The mean-field approximation
+
+1. replaces each softmax denominator :math:`\sum_j e^{\omega s_j}` by its mean :math:`L\,e^{\omega^2 q/2}`,
+2. replaces :math:`q` by its mean :math:`d`,
+3. replaces :math:`\|x_\ell\|^2/d` by 1 in the diagonal (:math:`\ell=\ell'`) terms, and
+4. replaces :math:`L(L-1)/L^2` by 1 in the off-diagonal terms.
+
+Every remaining expectation is a one-dimensional Gaussian integral in :math:`s`, which sympy evaluates.
+The result is the quadratic form in :math:`\mu`
+
+.. math:: \tilde{\mathcal L} = 1+\sigma^2 - 2\mu^\top b(\omega) + \mu^\top A(\omega)\mu,
+   \qquad b_h = \omega_h,\quad A_{hh'} = \omega_h\omega_{h'} + c\,e^{d\,\omega_h\omega_{h'}},\quad c=\tfrac{1+\sigma^2}{L}.
+
+Valid as an approximation when :math:`L` is large and :math:`d\omega^2` small; SPEC 3.5 (and
+:mod:`theory.refined_loss`) quantifies what it drops.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import sympy as sp
+
+from ._validate import check_heads, check_problem
+from . import symbols as sym
+from .symbols import L, c, d, head_symbols, m, q, s, sigma2, w
+
+_lam, _v = sp.symbols("lambda v", real=True)
+
+
+# ---------------------------------------------------------------- Gaussian integrals
+@lru_cache(maxsize=None)
+def gaussian_moment_expr(k: int) -> sp.Expr:
+    r""":math:`\mathbb E[s^k e^{\lambda s}]` for :math:`s\sim\mathcal N(0,v)`, integrated by sympy."""
+    v = sp.Symbol("v", positive=True)
+    dens = sp.exp(-s**2 / (2 * v)) / sp.sqrt(2 * sp.pi * v)
+    out = sp.simplify(sp.integrate(s**k * sp.exp(_lam * s) * dens, (s, -sp.oo, sp.oo), conds="none"))
+    return out.subs(v, _v)
+
+
+def _E(k: int, lam, var) -> sp.Expr:
+    return gaussian_moment_expr(k).subs({_lam: lam, _v: var})
+
+
+# ---------------------------------------------------------------- pairwise kernels
+@lru_cache(maxsize=None)
+def cross_term_expr() -> sp.Expr:
+    r""":math:`b(\omega) = \mathbb E[y_q\,\hat y_h]` for one head of unit :math:`\mu`, mean-field.
+
+    :math:`\mathbb E_\beta[y_q y_\ell] = s_\ell/d`, so :math:`b = \mathbb E[s\,e^{\omega s}]\,e^{-\omega^2 q/2}/d` at :math:`q=d`.
+    """
+    om = sp.Symbol("omega", real=True)
+    raw = _E(1, om, q) * sp.exp(-om**2 * q / 2) / d
+    return sp.simplify(raw.subs(q, d))
+
+
+@lru_cache(maxsize=None)
+def pair_term_expr() -> sp.Expr:
+    r""":math:`A(\omega,\omega') = \mathbb E[\hat y_h\hat y_{h'}]` for unit :math:`\mu`, mean-field.
+
+    Diagonal tokens: :math:`\frac1L(1+\sigma^2)\,\mathbb E[e^{(\omega+\omega')s}]\,e^{-(\omega^2+\omega'^2)q/2}`.
+    Off-diagonal tokens: with :math:`x = (s/q)x_q + x_\perp`, :math:`\mathbb E[x e^{\omega s}] = x_q\,\mathbb E[s e^{\omega s}]/q`,
+    so :math:`\mathbb E[x_\ell^\top x_{\ell'} e^{\omega s_\ell+\omega' s_{\ell'}}]/d = \mathbb E[s e^{\omega s}]\mathbb E[s e^{\omega' s}]/(qd)`.
+    """
+    om, om2 = sp.symbols("omega omega'", real=True)
+    norm = sp.exp(-(om**2 + om2**2) * q / 2)
+    diag = (1 + sigma2) / L * _E(0, om + om2, q) * norm
+    off = _E(1, om, q) * _E(1, om2, q) / (q * d) * norm
+    return sp.simplify(sp.powsimp((diag + off).subs(q, d), force=True))
+
+
+# ---------------------------------------------------------------- the loss for H heads
+@lru_cache(maxsize=None)
+def approx_loss_expr(n_head: int) -> sp.Expr:
+    r""":math:`\tilde{\mathcal L}(\omega_{1..H},\mu_{1..H})` in terms of ``d, L, sigma2`` (SPEC 3.1)."""
+    omega, mu = head_symbols(n_head)
+    om, om2 = sp.symbols("omega omega'", real=True)
+    b, a = cross_term_expr(), pair_term_expr()
+    loss = 1 + sigma2 - 2 * sum(mu[h] * b.subs(sp.Symbol("omega", real=True), omega[h]) for h in range(n_head))
+    for h in range(n_head):
+        for k in range(n_head):
+            loss += mu[h] * mu[k] * a.subs({om: omega[h], om2: omega[k]}, simultaneous=True)
+    return loss
+
+
+def approx_loss_matrix_expr(n_head: int) -> sp.Expr:
+    r"""The same loss written in SPEC 3.1's matrix form, :math:`1+\sigma^2-2\mu^\top\omega+\mu^\top(\omega\omega^\top+cE)\mu`,
+    with ``c`` a free symbol: a second route to :func:`approx_loss_expr` (tests check they agree)."""
+    omega, mu = head_symbols(n_head)
+    om, mv = sp.Matrix(omega), sp.Matrix(mu)
+    E = sp.Matrix(n_head, n_head, lambda i, j: sp.exp(d * omega[i] * omega[j]))
+    return 1 + sigma2 - 2 * (mv.T * om)[0] + (mv.T * (om * om.T + c * E) * mv)[0]
+
+
+@lru_cache(maxsize=None)
+def _kernels():
+    om, om2 = sp.symbols("omega omega'", real=True)
+    b = sp.lambdify((sp.Symbol("omega", real=True), d), cross_term_expr(), "numpy")
+    a = sp.lambdify((om, om2, d, L, sigma2), pair_term_expr(), "numpy")
+    return b, a
+
+
+def quadratic_form(omega, *, d: int, L: int, sigma2: float) -> tuple[np.ndarray, np.ndarray]:
+    r"""``(A, b)`` with :math:`\tilde{\mathcal L} = 1+\sigma^2 - 2\mu^\top b + \mu^\top A\mu` (lambdified kernels)."""
+    omega, _ = check_heads(omega, np.zeros_like(np.atleast_1d(np.asarray(omega, dtype=float))))
+    d, L, sigma2 = check_problem(d, L, sigma2)
+    kb, ka = _kernels()
+    b = np.broadcast_to(kb(omega, d), omega.shape).astype(float)
+    A = np.asarray(ka(omega[:, None], omega[None, :], d, L, sigma2), dtype=float)
+    return A, b
+
+
+def approx_loss(omega, mu, *, d: int, L: int, sigma2: float) -> float:
+    r"""The paper's approximate population loss (SPEC 3.1),
+
+    .. math:: \tilde{\mathcal L}(\omega,\mu) = 1+\sigma^2 - 2\mu^\top\omega + \mu^\top\big(\omega\omega^\top + c\,E(\omega)\big)\mu,
+       \quad c = \tfrac{1+\sigma^2}{L},\ E_{hh'} = e^{d\omega_h\omega_{h'}}.
+
+    ``omega``, ``mu``: per-head reduced coordinates (length ``H >= 1``). Mean-field: accurate for large
+    ``L`` and small ``d * omega**2``; it underestimates the true loss (see :func:`theory.refined_loss`).
+    """
+    omega, mu = check_heads(omega, mu)
+    A, b = quadratic_form(omega, d=d, L=L, sigma2=sigma2)
+    return float(1 + sigma2 - 2 * mu @ b + mu @ A @ mu)
+
+
+def optimal_mu(omega, *, d: int, L: int, sigma2: float) -> np.ndarray:
+    r""":math:`\mu^*(\omega) = (\omega\omega^\top + cE)^{-1}\omega`, the minimiser of :math:`\tilde{\mathcal L}` in :math:`\mu`.
+
+    The matrix is positive definite when the :math:`\omega_h` are distinct; as two of them merge it becomes
+    singular and :math:`\mu^*` grows like the inverse of their gap. For an exactly singular matrix (equal
+    :math:`\omega_h`) the minimum-norm minimiser is returned.
+    """
+    A, b = quadratic_form(omega, d=d, L=L, sigma2=sigma2)
+    return _solve(A, b)
+
+
+def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    try:
+        return np.linalg.solve(A, b)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(A, b, rcond=None)[0]
+
+
+def profile_loss(omega, *, d: int, L: int, sigma2: float) -> float:
+    r""":math:`\tilde{\mathcal L}(\omega,\mu^*) = 1+\sigma^2-\omega^\top(\omega\omega^\top+cE)^{-1}\omega`."""
+    A, b = quadratic_form(omega, d=d, L=L, sigma2=sigma2)
+    return float(1 + sigma2 - b @ _solve(A, b))
+
+
+# ---------------------------------------------------------------- consequences (SPEC 3.1)
+@lru_cache(maxsize=None)
+def optimal_mu_expr(n_head: int) -> sp.Matrix:
+    r""":math:`\mu^*` solving :math:`\nabla_\mu\tilde{\mathcal L}=0` symbolically (small ``n_head`` only)."""
+    omega, mu = head_symbols(n_head)
+    loss = approx_loss_matrix_expr(n_head)
+    sol = sp.solve([sp.diff(loss, v) for v in mu], mu, dict=True)[0]
+    return sp.Matrix([sol[v] for v in mu])
+
+
+@lru_cache(maxsize=None)
+def small_omega_loss_expr(n_head: int) -> sp.Expr:
+    r"""Second-order form of :math:`\tilde{\mathcal L}` for small :math:`\omega` (SPEC 3.1):
+    expand :math:`E_{hh'} = 1 + d\omega_h\omega_{h'} + O(\omega^4)`, giving
+    :math:`1+\sigma^2-2\mu^\top\omega+(1+cd)(\mu^\top\omega)^2+c(\mathbf 1^\top\mu)^2`."""
+    omega, mu = head_symbols(n_head)
+    e = sp.Symbol("e_scale", positive=True)
+    scaled = approx_loss_matrix_expr(n_head).subs({o: e * o for o in omega}, simultaneous=True)
+    scaled = scaled.subs({v: v / e for v in mu}, simultaneous=True)  # mu omega held fixed
+    # omega -> e*omega, mu -> mu/e keeps mu_h*omega_h fixed; truncating at O(e^2) keeps exactly the
+    # terms up to E = 1 + d*omega*omega' (c*(1^T mu)^2 appears at order e^-2, the rest at e^0).
+    series = sp.series(scaled, e, 0, 1).removeO()
+    return sp.expand(sp.simplify(series.subs(e, 1)))
+
+
+@lru_cache(maxsize=None)
+def small_omega_optimum_expr() -> dict[str, sp.Expr]:
+    r"""Minimise the small-:math:`\omega` form over :math:`u=\mu^\top\omega` and :math:`v=\mathbf 1^\top\mu`.
+
+    Returns ``{"u": eta*, "v": 0, "loss": infimum}``: zero-sum :math:`v=0`, :math:`\eta^*=1/(1+cd)`,
+    infimum :math:`1+\sigma^2-1/(1+cd)`.
+    """
+    u, v = sp.symbols("u v", real=True)
+    loss = 1 + sigma2 - 2 * u + (1 + c * d) * u**2 + c * v**2
+    sol = sp.solve([sp.diff(loss, u), sp.diff(loss, v)], [u, v], dict=True)[0]
+    return {"u": sol[u], "v": sol[v], "loss": sp.simplify(loss.subs(sol))}
+
+
+def eta_star(*, d: int, L: int, sigma2: float) -> float:
+    r""":math:`\eta^* = 1/(1+cd)`, the effective step :math:`\sum_h\mu_h\omega_h` at the small-:math:`\omega` optimum."""
+    return float(small_omega_optimum_expr()["u"].subs(_numeric_subs(d, L, sigma2)))
+
+
+@lru_cache(maxsize=None)
+def pair_loss_expr() -> dict[str, sp.Expr]:
+    r"""Symmetric pair :math:`\omega=(w,-w)`, :math:`\mu=(m,-m)` (SPEC 3.1).
+
+    Returns ``loss`` (in w, m), ``m_star``, ``profile`` :math:`=1+\sigma^2-\frac{w^2}{w^2+c\sinh(dw^2)}`,
+    ``eta`` :math:`=2m^*w` and ``eta_limit`` :math:`=\lim_{w\to0}2m^*w = 1/(1+cd)=\eta^*`. The sinh forms are
+    assembled by hand and proved equal to what ``solve`` returns (raises if not).
+    """
+    omega, mu = head_symbols(2)
+    loss = approx_loss_matrix_expr(2).subs({omega[0]: w, omega[1]: -w, mu[0]: m, mu[1]: -m}, simultaneous=True)
+    m_raw = sp.solve(sp.diff(loss, m), m)[0]
+    profile_raw = loss.subs(m, m_raw)
+    sh = sp.sinh(d * w**2)
+    m_star = w / (2 * (w**2 + c * sh))
+    profile = 1 + sigma2 - w**2 / (w**2 + c * sh)
+    stable_loss = 1 + sigma2 - 4 * m * w + 4 * m**2 * (w**2 + c * sh)
+    for raw, nice in ((loss, stable_loss), (m_raw, m_star), (profile_raw, profile)):
+        if sp.simplify((raw - nice).rewrite(sp.exp)) != 0:
+            raise ArithmeticError(f"pair form {nice} does not equal the derived {raw}")
+    eta_pair = sp.simplify(2 * m_star * w)
+    return {"loss": stable_loss, "m_star": m_star, "profile": profile, "eta": eta_pair,
+            "eta_limit": sp.limit(eta_pair, w, 0)}
+
+
+@lru_cache(maxsize=None)
+def pair_monotonicity_expr() -> dict[str, sp.Expr]:
+    r"""Why the pair profile decreases as :math:`w\downarrow0`: with :math:`x=dw^2`,
+    :math:`\frac{w^2}{w^2+c\sinh(dw^2)} = \frac{1}{1+cd\,\sinh(x)/x}` and
+    :math:`\frac{d}{dx}\frac{\sinh x}{x} = \frac{g(x)}{x^2}`, :math:`g(x)=x\cosh x-\sinh x`,
+    :math:`g(0)=0`, :math:`g'(x)=x\sinh x>0`. So the profile is strictly increasing in :math:`w>0`."""
+    x = sp.Symbol("x", positive=True)
+    ratio = sp.sinh(x) / x
+    g = x * sp.cosh(x) - sp.sinh(x)
+    return {"ratio": ratio, "ratio_derivative": sp.diff(ratio, x), "g": g, "g0": g.subs(x, 0),
+            "g_derivative": sp.simplify(sp.diff(g, x))}
+
+
+@lru_cache(maxsize=None)
+def single_head_optimum_expr() -> dict[str, sp.Expr]:
+    r"""Single head (SPEC 3.1): maximise :math:`\omega^2/(\omega^2+c\,e^{d\omega^2})` over :math:`x=\omega^2`.
+
+    Returns ``omega2`` :math:`=1/d`, ``mu`` :math:`=\sqrt d/(1+e\,c\,d)`, ``loss`` :math:`=1+\sigma^2-1/(1+e\,cd)`.
+    """
+    x = sp.Symbol("x", positive=True)
+    om = sp.Symbol("omega", positive=True)
+    profile = 1 + sigma2 - om**2 / (om**2 + c * sp.exp(d * om**2))
+    x_star = sp.solve(sp.diff(profile.subs(om, sp.sqrt(x)), x), x)[0]
+    om_star = sp.sqrt(x_star)
+    mu_star = sp.simplify(om_star / (om_star**2 + c * sp.exp(d * om_star**2)))
+    return {"omega2": x_star, "mu": mu_star, "loss": sp.simplify(profile.subs(om, om_star))}
+
+
+def single_head_optimum(*, d: int, L: int, sigma2: float) -> tuple[float, float, float]:
+    r"""``(omega, mu, loss)`` of the best single head under :math:`\tilde{\mathcal L}`:
+    :math:`\omega=1/\sqrt d`, :math:`\mu=\sqrt d/(1+e\,d(1+\sigma^2)/L)`, loss
+    :math:`\sigma^2+\frac{e\xi(1+\sigma^2)}{1+e\xi(1+\sigma^2)}` — one head acts like GD with
+    :math:`L/e` samples. The sign-flipped ``(-omega, -mu)`` is equally optimal."""
+    sub = _numeric_subs(d, L, sigma2)
+    ex = single_head_optimum_expr()
+    return (float(sp.sqrt(ex["omega2"]).subs(sub)), float(ex["mu"].subs(sub)), float(ex["loss"].subs(sub)))
+
+
+def small_omega_infimum(*, d: int, L: int, sigma2: float) -> float:
+    r"""Infimum of :math:`\tilde{\mathcal L}` (reached only as :math:`\omega\to0`):
+    :math:`\sigma^2 + \frac{\xi(1+\sigma^2)}{1+\xi(1+\sigma^2)}`, :math:`\xi=d/L`."""
+    return float(small_omega_optimum_expr()["loss"].subs(_numeric_subs(d, L, sigma2)))
+
+
+def _numeric_subs(d, L, sigma2) -> dict:
+    """Validated numbers for the symbols ``d, L, sigma2, c`` (the arguments shadow the module symbols)."""
+    d, L, sigma2 = check_problem(d, L, sigma2)
+    return {sym.d: d, sym.L: L, sym.sigma2: sigma2, sym.c: (1 + sigma2) / L}
+
+
+__all__ = ["approx_loss", "approx_loss_expr", "approx_loss_matrix_expr", "cross_term_expr", "eta_star",
+           "gaussian_moment_expr", "optimal_mu", "optimal_mu_expr", "pair_loss_expr", "pair_monotonicity_expr", "pair_term_expr",
+           "profile_loss", "quadratic_form", "single_head_optimum", "single_head_optimum_expr",
+           "small_omega_infimum", "small_omega_loss_expr", "small_omega_optimum_expr"]

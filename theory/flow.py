@@ -1,0 +1,103 @@
+r"""Gradient flow of :math:`\tilde{\mathcal L}` (SPEC 3.2) and its linearisation at the origin.
+
+:math:`\dot\omega = -\nabla_\omega\tfrac12\tilde{\mathcal L}`, :math:`\dot\mu = -\nabla_\mu\tfrac12\tilde{\mathcal L}`; time is in
+units of the learning rate of plain gradient descent on :math:`\tfrac12\tilde{\mathcal L}` (``t = lr * steps``).
+Closed forms (proved equal to the differentiated loss in the tests):
+:math:`\dot\mu = \omega-(\omega\omega^\top+cE)\mu`,
+:math:`\dot\omega = \mu-(\mu^\top\omega)\mu-c\,d\,(E\odot\mu\mu^\top)\omega`.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Callable
+
+import numpy as np
+import sympy as sp
+
+from ._validate import check_int, check_problem
+from .approx_loss import approx_loss_matrix_expr
+from .symbols import L, c, d, head_symbols, sigma2
+
+
+def _state(n_head: int) -> list[sp.Symbol]:
+    omega, mu = head_symbols(n_head)
+    return list(omega) + list(mu)
+
+
+@lru_cache(maxsize=None)
+def flow_expr(n_head: int) -> sp.Matrix:
+    r"""Right-hand side :math:`-\tfrac12\nabla\tilde{\mathcal L}` as a column, state ``(omega_1..H, mu_1..H)``; ``c`` symbolic."""
+    n_head = check_int("n_head", n_head, lo=1)
+    loss = approx_loss_matrix_expr(n_head)
+    return sp.Matrix([-sp.diff(loss, v) / 2 for v in _state(n_head)])
+
+
+def flow_closed_form_expr(n_head: int) -> sp.Matrix:
+    """SPEC 3.2's matrix form of the same right-hand side (a second route; tests prove equality)."""
+    omega, mu = head_symbols(n_head)
+    om, mv = sp.Matrix(omega), sp.Matrix(mu)
+    E = sp.Matrix(n_head, n_head, lambda i, j: sp.exp(d * omega[i] * omega[j]))
+    mu_dot = om - (om * om.T + c * E) * mv
+    omega_dot = mv - (mv.T * om)[0] * mv - c * d * E.multiply_elementwise(mv * mv.T) * om
+    return sp.Matrix.vstack(omega_dot, mu_dot)
+
+
+@lru_cache(maxsize=None)
+def linearisation_expr(n_head: int) -> dict:
+    r"""Jacobian of the flow at the origin and its spectrum.
+
+    :math:`J = \begin{pmatrix}0 & I\\ I & -c\,\mathbf 1\mathbf 1^\top\end{pmatrix}`. On zero-sum directions
+    (:math:`\mathbf 1^\top v=0`) the eigenvalues are :math:`\pm1`: the zero-sum mode grows like :math:`e^t`.
+    On the common mode :math:`\mathbf 1`, :math:`\ddot u = u - cH\dot u` (friction :math:`cH` on :math:`\mathbf 1^\top\mu`),
+    eigenvalues :math:`\lambda_\pm = (-cH\pm\sqrt{c^2H^2+4})/2`: its growth rate :math:`\lambda_+<1`, so relative to
+    the zero-sum mode it decays like :math:`e^{-(1-\lambda_+)t}`.
+    """
+    state = _state(n_head)
+    J = flow_expr(n_head).jacobian(state).subs({v: 0 for v in state})
+    H = sp.Integer(n_head)
+    lam_common = sp.solve(sp.Symbol("lam") ** 2 + c * H * sp.Symbol("lam") - 1, sp.Symbol("lam"))
+    return {"jacobian": sp.simplify(J), "eigenvalues": sp.simplify(J).eigenvals(),
+            "common_mode": sorted(lam_common, key=lambda e: sp.sign(e.subs(c, sp.Rational(1, 10))))}
+
+
+# ---------------------------------------------------------------- numeric right-hand sides
+@lru_cache(maxsize=None)
+def _lambdified(n_head: int):
+    state = _state(n_head)
+    rhs = flow_expr(n_head).subs(c, (1 + sigma2) / L)
+    jac = rhs.jacobian(state)
+    f = sp.lambdify([state, d, L, sigma2], list(rhs), "numpy", cse=True)
+    j = sp.lambdify([state, d, L, sigma2], jac, "numpy", cse=True)
+    return f, j
+
+
+def flow_rhs(n_head: int, *, d: int, L: int, sigma2: float) -> Callable[[float, np.ndarray], np.ndarray]:
+    r"""Numeric :math:`f(t, y)` of the flow with ``y = concat(omega, mu)`` (lambdified once per ``n_head``)."""
+    n_head = check_int("n_head", n_head, lo=1)
+    d, L, sigma2 = check_problem(d, L, sigma2)
+    f, _ = _lambdified(n_head)
+    return lambda t, y: np.asarray(f(y, d, L, sigma2), dtype=float)
+
+
+def flow_jacobian(n_head: int, *, d: int, L: int, sigma2: float) -> Callable[[float, np.ndarray], np.ndarray]:
+    """Numeric Jacobian :math:`\\partial f/\\partial y` of :func:`flow_rhs` (for stiff solvers)."""
+    n_head = check_int("n_head", n_head, lo=1)
+    d, L, sigma2 = check_problem(d, L, sigma2)
+    _, j = _lambdified(n_head)
+    return lambda t, y: np.asarray(j(y, d, L, sigma2), dtype=float)
+
+
+def flow_rhs_matrix(n_head: int, *, d: int, L: int, sigma2: float) -> Callable[[float, np.ndarray], np.ndarray]:
+    """The closed matrix form of SPEC 3.2 in numpy: fast for large ``n_head`` (equal to :func:`flow_rhs`)."""
+    n_head = check_int("n_head", n_head, lo=1)
+    d, L, sigma2 = check_problem(d, L, sigma2)
+    cc = (1 + sigma2) / L
+
+    def f(t, y):
+        om, mu = y[:n_head], y[n_head:]
+        E = np.exp(d * np.outer(om, om))
+        mu_dot = om - om * (om @ mu) - cc * E @ mu
+        om_dot = mu - (mu @ om) * mu - cc * d * (E * np.outer(mu, mu)) @ om
+        return np.concatenate([om_dot, mu_dot])
+
+    return f
