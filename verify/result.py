@@ -101,3 +101,12 @@ class ClaimResult:
                 for c in self.comparisons
             ],
         }
+
+
+def result_from_json(data: dict) -> ClaimResult:
+    """Rebuild a :class:`ClaimResult` written by :meth:`ClaimResult.to_json` (for resumed runs)."""
+    nan = float("nan")
+    rows = [Comparison(c["name"], nan if c["measured"] is None else c["measured"], c["predicted"], c["tolerance"],
+                       c["how"], c["passed"], c["kind"]) for c in data["comparisons"]]
+    return ClaimResult(id=data["id"], profile=data["profile"], comparisons=rows, figures=list(data["figures"]),
+                       notes=list(data["notes"]), seconds=data["seconds"], error=data["error"])

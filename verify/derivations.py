@@ -1,0 +1,64 @@
+"""Named derivations printable from the CLI (``icl-verify derive NAME``) or a notebook.
+
+Each entry maps a name to ``(description, builder)``; ``builder(n_head)`` returns a sympy object or a
+dict of them. Imports are lazy so that listing names costs nothing.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable
+
+import sympy as sp
+
+
+def _call(module: str, name: str, with_heads: bool) -> Callable[[int], Any]:
+    def build(n_head: int):
+        fn = getattr(importlib.import_module(module), name)
+        return fn(n_head) if with_heads else fn()
+    return build
+
+
+DERIVATIONS: dict[str, tuple[str, Callable[[int], Any]]] = {
+    "loss": ("the paper's mean-field loss L~(omega, mu) for H heads (SPEC 3.1)",
+             _call("theory.approx_loss", "approx_loss_expr", True)),
+    "loss-matrix": ("the same loss in matrix form with c = (1+sigma2)/L",
+                    _call("theory.approx_loss", "approx_loss_matrix_expr", True)),
+    "kernels": ("the Gaussian-integral kernels b(omega) and A(omega, omega') behind L~",
+                lambda h: {"b": importlib.import_module("theory.approx_loss").cross_term_expr(),
+                           "A": importlib.import_module("theory.approx_loss").pair_term_expr()}),
+    "optimal-mu": ("mu*(omega) solving grad_mu L~ = 0 (keep H small)",
+                   _call("theory.approx_loss", "optimal_mu_expr", True)),
+    "small-omega": ("second-order small-omega form of L~", _call("theory.approx_loss", "small_omega_loss_expr", True)),
+    "small-omega-optimum": ("zero-sum and eta* = 1/(1+cd) from the small-omega form",
+                            _call("theory.approx_loss", "small_omega_optimum_expr", False)),
+    "pair": ("symmetric pair (w,-w),(m,-m): the sinh form, m*, eta",
+             _call("theory.approx_loss", "pair_loss_expr", False)),
+    "pair-monotonicity": ("why the pair profile decreases as w -> 0",
+                          _call("theory.approx_loss", "pair_monotonicity_expr", False)),
+    "single-head": ("single-head optimum: omega^2 = 1/d and the factor e",
+                    _call("theory.approx_loss", "single_head_optimum_expr", False)),
+    "flow": ("gradient flow -grad(L~/2) for H heads (SPEC 3.2)", _call("theory.flow", "flow_expr", True)),
+    "linearisation": ("Jacobian of the flow at 0 and its spectrum", _call("theory.flow", "linearisation_expr", True)),
+}
+
+
+def names() -> list[str]:
+    return sorted(DERIVATIONS)
+
+
+def derive(name: str, n_head: int = 2):
+    """The sympy object(s) of derivation ``name`` for ``n_head`` heads."""
+    if name not in DERIVATIONS:
+        raise ValueError(f"unknown derivation {name!r}; known: {', '.join(names())}")
+    if isinstance(n_head, bool) or not isinstance(n_head, int) or not 1 <= n_head <= 8:
+        raise ValueError(f"--heads must be an integer in [1, 8], got {n_head!r}")
+    return DERIVATIONS[name][1](n_head)
+
+
+def render(obj, latex: bool = False) -> str:
+    """Pretty text (or LaTeX) of a sympy object or a dict of them."""
+    if isinstance(obj, dict):
+        return "\n\n".join(f"{k}:\n{render(v, latex)}" for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return "\n".join(render(v, latex) for v in obj)
+    return sp.latex(obj) if latex else sp.pretty(obj, use_unicode=True, wrap_line=False)

@@ -1,0 +1,104 @@
+"""Write ``<out>/report.md`` and ``<out>/results.json`` from claim results (atomically)."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .registry import Claim
+from .result import ClaimResult
+
+KIND_LEGEND = {
+    "symbolic": "exact symbolic identity proved by sympy",
+    "theory": "population theory (closed form, no sampling)",
+    "ode": "numerical integration of a theory's ODE (deterministic)",
+    "monte-carlo": "Monte Carlo estimate with its standard error",
+    "trained": "a model trained with torch on fresh samples",
+    "benchmark": "a timing",
+}
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and ``os.replace`` (never a half-written file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def results_json(profile: str, results: list[ClaimResult], meta: dict) -> dict:
+    return {"profile": profile, "meta": meta, "claims": [r.to_json() for r in results]}
+
+
+def write_results(out: Path, profile: str, results: list[ClaimResult], meta: dict) -> Path:
+    path = Path(out) / "results.json"
+    write_atomic(path, json.dumps(results_json(profile, results, meta), indent=1))
+    return path
+
+
+def _fmt(x) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if isinstance(x, float):
+        if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e4):
+            return f"{x:.3e}"
+        return f"{x:.4g}"
+    return str(x)
+
+
+def write_report(out: Path, claims: list[Claim], results: list[ClaimResult], meta: dict) -> Path:
+    out = Path(out)
+    by_id = {c.id: c for c in claims}
+    n_pass = sum(r.verdict == "pass" for r in results)
+    lines = [
+        "# icl-verify report",
+        "",
+        f"Profile **{meta['profile']}**, seed {meta['seed']}, device {meta['device']}, "
+        f"{meta['finished']}, {meta['seconds']:.0f} s in all. "
+        f"**{n_pass} of {len(results)} claims pass.**",
+        "",
+        "A claim passes when every row of its table passes. Each row says what produced the measured number:",
+        "",
+    ]
+    lines += [f"* `{k}` — {v}" for k, v in KIND_LEGEND.items()]
+    lines += ["", "In figures, theory is drawn as solid lines, simulations (Monte Carlo, ODE samples, trained models) "
+              "as markers with error bars, and trivial baselines and published reference values in grey.", "",
+              "| claim | verdict | rows passed | time (s) | statement |", "|---|---|---|---|---|"]
+    for r in results:
+        ok = sum(c.passed for c in r.comparisons)
+        stmt = by_id[r.id].statement if r.id in by_id else ""
+        lines.append(f"| [{r.id}](#{r.id.lower()}) | **{r.verdict}** | {ok}/{len(r.comparisons)} | "
+                     f"{r.seconds:.1f} | {stmt} |")
+    for r in results:
+        c = by_id.get(r.id)
+        lines += ["", f"## {r.id}", ""]
+        if c is not None:
+            lines += [f"*{c.source}* — {c.statement}", ""]
+        lines += [f"Verdict: **{r.verdict}** ({r.profile} profile, {r.seconds:.1f} s)."]
+        if r.error:
+            lines += ["", f"Error: `{r.error}`"]
+        if r.comparisons:
+            lines += ["", "| check | kind | measured | predicted | tolerance | how | ok |", "|---|---|---|---|---|---|---|"]
+            for row in r.comparisons:
+                lines.append(f"| {row.name} | {row.kind} | {_fmt(row.measured)} | {_fmt(row.predicted)} | "
+                             f"{_fmt(row.tolerance)} | {row.how} | {'✔' if row.passed else '✘'} |")
+        for note in r.notes:
+            if note.startswith("traceback"):
+                lines += ["", "```", note, "```"]
+            else:
+                lines += ["", note]
+        for fig in r.figures:
+            rel = os.path.relpath(fig, out)
+            lines += ["", f"![{Path(fig).stem}]({rel})"]
+    lines += ["", "---", f"Python {platform.python_version()}, {meta.get('versions', '')}"]
+    path = out / "report.md"
+    write_atomic(path, "\n".join(lines) + "\n")
+    return path
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
