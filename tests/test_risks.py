@@ -1,0 +1,197 @@
+"""Exact finite-L risks and the proportional Bayes risk (SPEC 3.4): symbolic equality with the SPEC forms,
+a second derivation from chi-square moments, Monte Carlo within Z standard errors, and input validation."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+from hypothesis import example, given, note
+from hypothesis import strategies as st
+from scipy import integrate
+from sympy.stats import ChiSquared, E, Normal
+
+from numerics import dgd_predict, gd_predict, mc_risk
+from theory import risks
+from theory.risks import (BETA, XQ, bayes_risk_proportional, bayes_risk_proportional_expr, dgd_optimal_step,
+                          dgd_risk, dot, gaussian_expectation, gd_optimal_step, gd_risk)
+from theory.symbols import L, d, eta, sigma2, xi
+
+from .conftest import Z
+
+GD_SPEC = 1 + sigma2 - 2 * eta + eta**2 * (1 + (d + 1 + d * sigma2) / L)
+DGD_SPEC = 1 + sigma2 - 2 * eta * (1 - 1 / L) + eta**2 * (1 - 1 / L) * (L + d + d * sigma2) / L
+BAYES_SPEC = sp.Rational(1, 2) * (sigma2 + (xi - 1) / xi + sp.sqrt(4 * sigma2 + (sigma2 + (1 - xi) / xi) ** 2))
+
+
+# ---------------------------------------------------------------- symbolic
+def test_gd_and_dgd_risks_equal_spec_forms():
+    assert sp.simplify(risks.gd_risk_expr() - GD_SPEC) == 0
+    assert sp.simplify(risks.dgd_risk_expr() - DGD_SPEC) == 0
+
+
+def test_optimal_steps_and_risks_equal_spec_forms():
+    k = d + 1 + d * sigma2
+    assert sp.simplify(risks.gd_optimal_step_expr() - L / (L + k)) == 0
+    assert sp.simplify(risks.dgd_optimal_step_expr() - L / (L + d + d * sigma2)) == 0
+    assert sp.simplify(risks.gd_optimal_risk_expr() - (sigma2 + k / (L + k))) == 0
+    assert sp.simplify(risks.dgd_optimal_risk_expr() - (sigma2 + k / (L + d + d * sigma2))) == 0
+
+
+def test_optimal_step_is_stationary_symbolically():
+    for risk, step in ((risks.gd_risk_expr(), risks.gd_optimal_step_expr()),
+                       (risks.dgd_risk_expr(), risks.dgd_optimal_step_expr())):
+        assert sp.simplify(sp.diff(risk, eta).subs(eta, step)) == 0
+        # convex in eta (a minimum) for every L >= 2: substitute L -> L + 1 with L >= 1
+        assert sp.simplify(sp.diff(risk, eta, 2).subs(L, L + 1)).is_positive
+
+
+def test_wick_engine_reproduces_chi_square_moments():
+    """The loop-counting Wick engine against moments of chi-square variables from sympy.stats."""
+    q = ChiSquared("q", d)
+    x1, x2 = sp.Symbol("x_1"), sp.Symbol("x_2")
+    z = Normal("z", 0, 1)
+    cases = {
+        dot(x1, x1) ** 2: E(q**2),                          # ||x||^4
+        dot(x1, x1) ** 3: E(q**3),                          # ||x||^6
+        dot(x1, x2) ** 2: E(q),                             # (x^T x')^2 = ||x'||^2 z^2
+        dot(x1, x2) ** 4: 3 * E(q**2),                      # E z^4 = 3
+        dot(BETA, x1) ** 2 * dot(x1, x1): (E(z**4) + (d - 1) * E(z**2)) * E(q) / d,  # beta-direction split
+        dot(x1, XQ) * dot(x2, XQ) * dot(x1, x2): E(q),      # = E x_q^T x_q
+    }
+    for mono, want in cases.items():
+        assert sp.simplify(gaussian_expectation(mono) - sp.simplify(want)) == 0, mono
+
+
+def test_gd_risk_second_derivation_from_chi_square():
+    r"""GD risk assembled by hand: R = 1+s2 - 2 eta + eta^2 E||g||^2 with g = (1/L) sum y_l x_l and
+    E||g||^2 = [L(L-1) E||beta||^2 + L (E(beta^T x)^2||x||^2 + s2 E||x||^2)] / L^2, each moment from
+    sympy.stats (rotate beta onto e_1: (beta^T x)^2 ||x||^2 = ||beta||^2 z^2 (z^2 + chi2_{d-1}))."""
+    z, q = Normal("z", 0, 1), ChiSquared("q", d)
+    beta2 = E(ChiSquared("b", d)) / d                       # E||beta||^2 = 1
+    rest = E(q) - E(z**2)                                   # E chi2_{d-1} = E||x||^2 - E z^2
+    fourth = sp.simplify(beta2 * (E(z**4) + E(z**2) * rest))   # d + 2 (z independent of the rest)
+    g2 = (L * (L - 1) * beta2 + L * (fourth + sigma2 * d)) / L**2
+    assert sp.simplify(1 + sigma2 - 2 * eta + eta**2 * g2 - risks.gd_risk_expr()) == 0
+
+
+def test_bayes_proportional_equals_spec_form_and_stable_branch():
+    assert sp.simplify(bayes_risk_proportional_expr() - BAYES_SPEC) == 0
+    b = 1 - xi + xi * sigma2
+    D = b**2 + 4 * xi**2 * sigma2
+    assert sp.expand((sp.sqrt(D) - b) * (sp.sqrt(D) + b) - 4 * xi**2 * sigma2) == 0
+
+
+def test_proportional_limits_of_optimal_risks():
+    inf = sigma2 + xi * (1 + sigma2) / (1 + xi * (1 + sigma2))
+    assert sp.simplify(risks.gd_optimal_risk_proportional_expr() - inf) == 0
+    assert sp.simplify(risks.dgd_optimal_risk_proportional_expr() - inf) == 0
+
+
+# ---------------------------------------------------------------- numeric values
+def test_known_values_at_paper_point(paper_point):
+    assert gd_risk(**paper_point) == pytest.approx(0.23978, abs=5e-6)
+    assert dgd_risk(**paper_point) == pytest.approx(0.24286, abs=5e-6)
+    assert bayes_risk_proportional(xi=1 / 8, sigma2=0.1) == pytest.approx(0.11406, abs=5e-6)
+    assert gd_optimal_step(**paper_point) == pytest.approx(40 / 46.5, rel=1e-14)
+    assert dgd_optimal_step(**paper_point) == pytest.approx(40 / 45.5, rel=1e-14)
+
+
+@given(d_=st.integers(1, 50), L_=st.integers(2, 500), s2=st.floats(0, 10), h=st.floats(1e-3, 1))
+def test_optimal_step_minimises_numerically(d_, L_, s2, h):
+    for risk, step in ((gd_risk, gd_optimal_step), (dgd_risk, dgd_optimal_step)):
+        e = step(d=d_, L=L_, sigma2=s2)
+        best = risk(d=d_, L=L_, sigma2=s2)
+        assert best == pytest.approx(risk(d=d_, L=L_, sigma2=s2, eta=e), rel=1e-12)
+        assert risk(d=d_, L=L_, sigma2=s2, eta=e + h) > best and risk(d=d_, L=L_, sigma2=s2, eta=e - h) > best
+
+
+def _mp_stieltjes_quad(ratio: float, lam: float) -> float:
+    """m(-lam) = int rho_MP(x) / (x + lam) dx (+ atom at 0 of mass 1 - 1/ratio when ratio > 1), by quadrature."""
+    a, b = (1 - math.sqrt(ratio)) ** 2, (1 + math.sqrt(ratio)) ** 2
+    dens = lambda x: math.sqrt(max((b - x) * (x - a), 0.0)) / (2 * math.pi * ratio * x)  # noqa: E731
+    val, _ = integrate.quad(lambda x: dens(x) / (x + lam), a, b, epsabs=1e-13, epsrel=1e-12, limit=200)
+    return val + max(0.0, 1 - 1 / ratio) / lam
+
+
+@pytest.mark.parametrize("xi_, s2", [(0.125, 0.1), (0.5, 1.0), (0.9, 0.05), (2.0, 0.3), (5.0, 2.0)])
+def test_bayes_proportional_equals_marchenko_pastur_quadrature(xi_, s2):
+    """Second route: the Bayes excess sigma2 * xi * m(-xi sigma2) with m integrated from the MP density."""
+    want = s2 + s2 * xi_ * _mp_stieltjes_quad(xi_, xi_ * s2)
+    assert bayes_risk_proportional(xi=xi_, sigma2=s2) == pytest.approx(want, rel=1e-9)
+
+
+@pytest.mark.parametrize("xi_, s2", [(1e-9, 0.1), (1e-6, 1e-3), (0.3, 0.0), (3.0, 0.0), (1e4, 0.5)])
+def test_bayes_proportional_stable_at_the_edges(xi_, s2):
+    exact = BAYES_SPEC.subs({xi: sp.nsimplify(xi_), sigma2: sp.nsimplify(s2)}).evalf(40)
+    assert bayes_risk_proportional(xi=xi_, sigma2=s2) == pytest.approx(float(exact), rel=1e-12, abs=1e-300)
+    if s2 == 0:
+        assert bayes_risk_proportional(xi=xi_, sigma2=0.0) == pytest.approx(max(0.0, 1 - 1 / xi_), abs=1e-15)
+
+
+@given(x=st.floats(1e-4, 1e3), s2=st.floats(1e-3, 1e3))
+def test_excess_ratio_bounds(x, s2):
+    """1 <= r < 1 + 1/sigma2 (Bayes optimality; the bound proved in H7). Domain: the float range where
+    both excess risks are representable without underflow."""
+    r = risks.excess_ratio_proportional(xi=x, sigma2=s2)
+    note(f"r={r!r}")
+    assert 1 - 1e-9 <= r < 1 + 1 / s2 + 1e-9
+
+
+# ---------------------------------------------------------------- Monte Carlo
+@given(d_=st.integers(1, 8), L_=st.integers(2, 40), s2=st.floats(0.0, 1.0), step=st.floats(-1.0, 2.0),
+       seed=st.integers(0, 2**31 - 1))
+@example(d_=5, L_=40, s2=0.1, step=2 * 0.13 * 3.45, seed=0)
+@example(d_=1, L_=2, s2=0.0, step=-1.0, seed=1)
+def test_closed_forms_match_monte_carlo(d_, L_, s2, step, seed):
+    """|MC - exact| <= Z SE for GD and DGD. Domain: d in [1, 8], L in [2, 40], sigma2 in [0, 1], eta in [-1, 2]
+    (the formulas hold for every eta; the box keeps the prompt count modest: 20k per example)."""
+    torch.set_num_threads(1)
+    for name, pred, exact in (("gd", gd_predict, gd_risk), ("dgd", dgd_predict, dgd_risk)):
+        mean, se = mc_risk(lambda x, y, q, f=pred: f(x, y, q, eta=step), d=d_, L=L_, sigma2=s2,
+                           n_prompts=20_000, seed=seed)
+        want = exact(d=d_, L=L_, sigma2=s2, eta=step)
+        note(f"{name}: MC {mean:.5f} ± {se:.5f}, exact {want:.5f}, z = {(mean - want) / se:+.2f}")
+        assert abs(mean - want) <= Z * se
+
+
+# ---------------------------------------------------------------- validation
+@pytest.mark.parametrize("kwargs, name", [
+    ({"d": 0, "L": 10, "sigma2": 0.1}, "d"),
+    ({"d": 2.5, "L": 10, "sigma2": 0.1}, "d"),
+    ({"d": True, "L": 10, "sigma2": 0.1}, "d"),
+    ({"d": 3, "L": 1, "sigma2": 0.1}, "L"),
+    ({"d": 3, "L": 10, "sigma2": -0.1}, "sigma2"),
+    ({"d": 3, "L": 10, "sigma2": float("nan")}, "sigma2"),
+    ({"d": 3, "L": 10, "sigma2": 0.1, "eta": float("nan")}, "eta"),
+    ({"d": 3, "L": 10, "sigma2": 0.1, "eta": float("inf")}, "eta"),
+    ({"d": 3, "L": 10, "sigma2": 0.1, "eta": "1"}, "eta"),
+])
+def test_risk_validation(kwargs, name):
+    for fn in (gd_risk, dgd_risk):
+        with pytest.raises(ValueError, match=rf"^{name} "):
+            fn(**kwargs)
+    if "eta" not in kwargs:
+        for fn in (gd_optimal_step, dgd_optimal_step):
+            with pytest.raises(ValueError, match=rf"^{name} "):
+                fn(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"xi": 0.0, "sigma2": 0.1}, "xi"), ({"xi": -1.0, "sigma2": 0.1}, "xi"),
+    ({"xi": float("nan"), "sigma2": 0.1}, "xi"), ({"xi": 0.5, "sigma2": -1e-3}, "sigma2"),
+    ({"xi": 0.5, "sigma2": float("inf")}, "sigma2"),
+])
+def test_bayes_validation(kwargs, name):
+    with pytest.raises(ValueError, match=rf"^{name} "):
+        bayes_risk_proportional(**kwargs)
+    with pytest.raises(ValueError, match=rf"^{name} "):
+        risks.excess_ratio_proportional(**kwargs)
+
+
+def test_keyword_only():
+    with pytest.raises(TypeError):
+        gd_risk(5, 40, 0.1)  # type: ignore[misc]
+    assert np.isfinite(dgd_risk(d=5, L=40, sigma2=0.1, eta=np.float32(0.5)))
