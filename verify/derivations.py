@@ -39,6 +39,19 @@ DERIVATIONS: dict[str, tuple[str, Callable[[int], Any]]] = {
                     _call("theory.approx_loss", "single_head_optimum_expr", False)),
     "flow": ("gradient flow -grad(L~/2) for H heads (SPEC 3.2)", _call("theory.flow", "flow_expr", True)),
     "linearisation": ("Jacobian of the flow at 0 and its spectrum", _call("theory.flow", "linearisation_expr", True)),
+    "expansion": ("multi-head output as a series in omega: sum(mu) ybar + debiased GD + O(omega^2) (SPEC 3.3)",
+                  lambda h: importlib.import_module("theory.expansion").multihead_series(h, 2)),
+    "head-coefficients": ("series coefficients of one softmax head in omega, any L (empirical moments)",
+                          lambda h: importlib.import_module("theory.expansion").head_output_coefficients(3)),
+    "pair-series": ("a symmetric +- pair has only odd orders in omega",
+                    lambda h: importlib.import_module("theory.expansion").pair_output_series_general(5)),
+    "gd-risk": ("exact finite-L risk of one-step GD, any step eta (SPEC 3.4)", _call("theory.risks", "gd_risk_expr", False)),
+    "dgd-risk": ("exact finite-L risk of debiased GD, any step eta (SPEC 3.4)",
+                 _call("theory.risks", "dgd_risk_expr", False)),
+    "bayes": ("Bayes (ridge) risk in the proportional limit from the Marchenko-Pastur law",
+              _call("theory.risks", "bayes_risk_proportional_expr", False)),
+    "excess-ratio": ("excess risk of optimal GD over Bayes in the proportional limit (H7)",
+                     _call("theory.risks", "excess_ratio_proportional_expr", False)),
 }
 
 
