@@ -2,10 +2,10 @@
 from .data import Prompts, ar1_covariance, make_generator, sample_linear
 from .estimators import (dgd_predict, gd_predict, gd_steps_predict, ols_predict, reduced_attention_predict,
                          ridge_predict)
-from .montecarlo import mc_risk, reduced_attention_risk
+from .montecarlo import mc_risk, reduced_attention_risk, variance_reduced_risk
 
 __all__ = [
     "Prompts", "ar1_covariance", "make_generator", "sample_linear",
     "dgd_predict", "gd_predict", "gd_steps_predict", "ols_predict", "reduced_attention_predict", "ridge_predict",
-    "mc_risk", "reduced_attention_risk",
+    "mc_risk", "reduced_attention_risk", "variance_reduced_risk",
 ]

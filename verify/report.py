@@ -61,7 +61,8 @@ def write_report(out: Path, claims: list[Claim], results: list[ClaimResult], met
         f"{meta['finished']}, {meta['seconds']:.0f} s in all. "
         f"**{n_pass} of {len(results)} claims pass.**",
         "",
-        "A claim passes when every row of its table passes. Each row says what produced the measured number:",
+        "A claim passes when every checked row of its table passes (rows marked `info` report a measured number "
+        "without a pass criterion). Each row says what produced the measured number:",
         "",
     ]
     lines += [f"* `{k}` — {v}" for k, v in KIND_LEGEND.items()]
@@ -69,9 +70,10 @@ def write_report(out: Path, claims: list[Claim], results: list[ClaimResult], met
               "as markers with error bars, and trivial baselines and published reference values in grey.", "",
               "| claim | verdict | rows passed | time (s) | statement |", "|---|---|---|---|---|"]
     for r in results:
-        ok = sum(c.passed for c in r.comparisons)
+        checks = [c for c in r.comparisons if not c.info]
+        ok = sum(c.passed for c in checks)
         stmt = by_id[r.id].statement if r.id in by_id else ""
-        lines.append(f"| [{r.id}](#{r.id.lower()}) | **{r.verdict}** | {ok}/{len(r.comparisons)} | "
+        lines.append(f"| [{r.id}](#{r.id.lower()}) | **{r.verdict}** | {ok}/{len(checks)} | "
                      f"{r.seconds:.1f} | {stmt} |")
     for r in results:
         c = by_id.get(r.id)
@@ -85,7 +87,7 @@ def write_report(out: Path, claims: list[Claim], results: list[ClaimResult], met
             lines += ["", "| check | kind | measured | predicted | tolerance | how | ok |", "|---|---|---|---|---|---|---|"]
             for row in r.comparisons:
                 lines.append(f"| {row.name} | {row.kind} | {_fmt(row.measured)} | {_fmt(row.predicted)} | "
-                             f"{_fmt(row.tolerance)} | {row.how} | {'✔' if row.passed else '✘'} |")
+                             f"{_fmt(row.tolerance)} | {row.how} | {'info' if row.info else '✔' if row.passed else '✘'} |")
         for note in r.notes:
             if note.startswith("traceback"):
                 lines += ["", "```", note, "```"]

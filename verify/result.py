@@ -26,6 +26,8 @@ class Comparison:
     how: str
     passed: bool
     kind: Kind = "theory"
+    #: an informational row: shown in the report, never part of the verdict
+    info: bool = False
 
     def __post_init__(self):
         if not self.name:
@@ -51,6 +53,11 @@ def at_least(name: str, measured: float, bound: float, how: str, kind: Kind = "t
     return Comparison(name, float(measured), float(bound), None, how, bool(ok), kind)
 
 
+def reported(name: str, measured: float, how: str, kind: Kind = "monte-carlo") -> Comparison:
+    """An informational number (a measured quantity with no pass criterion): shown, never judged."""
+    return Comparison(name, float(measured), None, None, how, True, kind, info=True)
+
+
 def holds(name: str, ok: bool, how: str, kind: Kind = "symbolic", measured: float = float("nan")) -> Comparison:
     """A yes/no row (exact symbolic identity, an ordering, a property over many draws)."""
     return Comparison(name, float(measured), None, None, how, bool(ok), kind)
@@ -70,9 +77,10 @@ class ClaimResult:
 
     @property
     def verdict(self) -> Verdict:
-        if self.error is not None or not self.comparisons:
+        checks = [c for c in self.comparisons if not c.info]
+        if self.error is not None or not checks:
             return "error"
-        return "pass" if all(c.passed for c in self.comparisons) else "fail"
+        return "pass" if all(c.passed for c in checks) else "fail"
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -97,7 +105,7 @@ class ClaimResult:
             "notes": list(self.notes),
             "comparisons": [
                 {"name": c.name, "measured": num(c.measured), "predicted": num(c.predicted),
-                 "tolerance": num(c.tolerance), "how": c.how, "passed": c.passed, "kind": c.kind}
+                 "tolerance": num(c.tolerance), "how": c.how, "passed": c.passed, "kind": c.kind, "info": c.info}
                 for c in self.comparisons
             ],
         }
@@ -107,6 +115,6 @@ def result_from_json(data: dict) -> ClaimResult:
     """Rebuild a :class:`ClaimResult` written by :meth:`ClaimResult.to_json` (for resumed runs)."""
     nan = float("nan")
     rows = [Comparison(c["name"], nan if c["measured"] is None else c["measured"], c["predicted"], c["tolerance"],
-                       c["how"], c["passed"], c["kind"]) for c in data["comparisons"]]
+                       c["how"], c["passed"], c["kind"], c.get("info", False)) for c in data["comparisons"]]
     return ClaimResult(id=data["id"], profile=data["profile"], comparisons=rows, figures=list(data["figures"]),
                        notes=list(data["notes"]), seconds=data["seconds"], error=data["error"])

@@ -1,0 +1,462 @@
+r"""A refined closed form of the reduced model's population loss (SPEC 3.5, HPCY25 §3.1).
+
+The paper's :math:`\tilde{\mathcal L}` (:mod:`theory.approx_loss`) replaces every softmax denominator by
+its mean and :math:`\|x_q\|^2` by :math:`d`. Here both are kept, to second order in :math:`1/L`.
+
+**Exact reduction** (data SPEC 1.1, model SPEC 2.2). Condition on :math:`x_q`, :math:`q=\|x_q\|^2\sim\chi^2_d`.
+Split :math:`x_\ell = (s_\ell/q)\,x_q + x_\ell^\perp` with scores :math:`s_\ell = x_\ell^\top x_q\sim\mathcal N(0,q)`
+i.i.d.; then :math:`y_\ell = a\,s_\ell + r_\ell` with :math:`a=\beta^\top x_q/q`, :math:`\mathbb E[a^2\mid q]=1/(dq)`, and
+:math:`r_\ell = \beta^\top x_\ell^\perp+\epsilon_\ell` independent of the scores and of :math:`a`, with
+:math:`\mathbb E r^2 = \bar\tau^2 = (d-1)/d+\sigma^2`. With :math:`S_h = \sum_\ell w^h_\ell s_\ell` and
+:math:`P_{hh'} = \sum_\ell w^h_\ell w^{h'}_\ell` (:math:`w^h = \operatorname{softmax}(\omega_h s)`):
+
+.. math:: \mathcal L = \sigma^2 + \mathbb E_q\Big[\tfrac{1}{dq}\,\mathbb E\big[(q-\mu^\top S)^2\mid q\big]
+          + \bar\tau^2\,\mu^\top\mathbb E[P\mid q]\,\mu\Big].
+
+**Expansion.** :math:`S_h = N_h/D_h` and :math:`P_{hh'} = \frac1L M_{hh'}/(D_hD_{h'})` are smooth functions of
+sample means of :math:`s e^{\omega s}`, :math:`e^{\omega s}`, :math:`e^{(\omega_h+\omega_{h'})s}` over the :math:`L`
+i.i.d. scores. The delta method (Taylor expansion around the means, central moments of sample means
+from joint cumulants, :math:`\kappa_r/L^{r-1}` per block) gives their conditional moments as series in
+:math:`1/L`; every coefficient is a 1-d Gaussian integral :math:`\mathbb E[s^k e^{\lambda s}]` (sympy), i.e. a
+polynomial in :math:`q` times :math:`e^{\alpha q}` with :math:`\alpha` quadratic in :math:`\omega`. The average over
+:math:`q\sim\chi^2_d` is then exact: :math:`\mathbb E[q^k e^{\alpha q}] = \partial_\alpha^k (1-2\alpha)^{-d/2}`.
+The loss is truncated at :math:`O(L^{-\text{order}})` (default ``order=2``), and it is assembled as
+
+.. math:: \mathcal L_{\rm ref} = 1+\sigma^2 - 2\mu^\top b(\omega) + \mu^\top G(\omega)\mu,\qquad
+          b_h = \beta(\omega_h),\ G_{hh'} = \Gamma(\omega_h,\omega_{h'}),
+
+two kernels (:func:`refined_kernels_expr`); the tests prove it equal to the direct expansion with all
+:math:`2H` sample means at once (:func:`refined_loss_raw_expr`).
+
+**Regime of validity.** The :math:`\chi^2_d` average needs every exponent :math:`\alpha<1/2`
+(:func:`mgf_exponents_expr`); at ``order=2`` the largest is :math:`3\max_h\omega_h^2`, so :math:`|\omega_h|<1/\sqrt6`.
+As an approximation it needs :math:`\epsilon=\big((1-2\omega_{\max}^2)^{-d/2}-1\big)/L\ll1`
+(:func:`expansion_parameter`): this is the relative size of the normalisation fluctuations; the
+:math:`L^{-2}` terms grow like :math:`(1-6\omega^2)^{-d/2}/L^2`, so in practice :math:`\epsilon\lesssim0.01`. Where it
+is not small (large :math:`d\omega^2`, small :math:`L`) the truncated series degrades and eventually diverges.
+Measured (symmetric pair at :math:`d=5, L=40`, :math:`2\mu\omega\approx0.9`): relative error :math:`-0.3\%` at
+:math:`|\omega|=0.2`, :math:`-10\%` at 0.3, meaningless at 0.4 (order 1: :math:`+2\%, +7\%, +24\%`), while
+:math:`\tilde{\mathcal L}` stays within about 10% up to :math:`|\omega|\approx0.6`. So the refinement is for the late,
+small-:math:`\omega` regime of the dynamics, not for the transient where :math:`\omega` peaks near 0.58 (SPEC 3.2);
+:func:`truncation_error_estimate` flags where it fails. At :math:`\omega=0` the form is exact, and for a pair
+:math:`\omega=(w,-w)` with :math:`\mu^\top\omega` and :math:`\mathbf 1^\top\mu` fixed it tends, as :math:`w\to0`, to the exact
+risk of mean plus debiased GD (SPEC 3.3-3.4), exactly in :math:`L` (:func:`linearized_loss_expr`).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from functools import lru_cache
+from itertools import combinations_with_replacement
+from typing import Sequence
+
+import numpy as np
+import sympy as sp
+from sympy.utilities.iterables import multiset_partitions
+
+from ._validate import check_heads, check_int, check_problem
+from .symbols import L, d, head_symbols, q, s, sigma2
+
+omega_a, omega_b = sp.symbols("omega_a omega_b", real=True)  # the two heads of a pair kernel
+alpha, eta_sym = sp.Symbol("alpha", real=True), sp.Symbol("eta", real=True)
+_lam = sp.Symbol("lambda", real=True)
+ORDERS = (1, 2, 3)
+DEFAULT_ORDER = 2
+
+#: A per-score feature ``(k, lam, nrm)`` stands for :math:`s^k e^{\lambda s - \text{nrm}\,q}`.
+Feature = tuple[int, sp.Expr, sp.Expr]
+
+
+# ---------------------------------------------------------------- ingredients (sympy integrals)
+@lru_cache(maxsize=None)
+def score_mgf_expr() -> sp.Expr:
+    r""":math:`\mathbb E[e^{\lambda s}\mid q] = e^{\lambda^2 q/2}` for :math:`s\sim\mathcal N(0,q)`, integrated by sympy."""
+    dens = sp.exp(-s**2 / (2 * q)) / sp.sqrt(2 * sp.pi * q)
+    return sp.simplify(sp.integrate(sp.exp(_lam * s) * dens, (s, -sp.oo, sp.oo), conds="none"))
+
+
+@lru_cache(maxsize=None)
+def score_moment_expr(k: int) -> sp.Expr:
+    r""":math:`\mathbb E[s^k e^{\lambda s}\mid q]\,e^{-\lambda^2q/2}` (a polynomial in :math:`\lambda, q`), by
+    differentiating the MGF ``k`` times in :math:`\lambda`."""
+    mgf = score_mgf_expr()
+    return sp.expand(sp.simplify(sp.diff(mgf, _lam, k) / mgf))
+
+
+@lru_cache(maxsize=None)
+def chi2_mgf_expr() -> sp.Expr:
+    r""":math:`\mathbb E[e^{\alpha q}] = (1-2\alpha)^{-d/2}` for :math:`q\sim\chi^2_d`, integrated against the density.
+
+    The integral converges only for :math:`\alpha<1/2`; sympy integrates with :math:`\alpha = 1/2-b`, :math:`b>0`.
+    """
+    u = sp.Symbol("u", positive=True)  # u = 1 - 2*alpha > 0
+    dens = q**(d / 2 - 1) * sp.exp(-q / 2) / (2**(d / 2) * sp.gamma(d / 2))
+    out = sp.integrate(dens * sp.exp(-u * q / 2 + q / 2), (q, 0, sp.oo), conds="none")
+    out = sp.powsimp(sp.powdenest(sp.simplify(out), force=True), force=True)
+    return out.xreplace({u: 1 - 2 * alpha})
+
+
+@lru_cache(maxsize=None)
+def chi2_moment_expr(k: int) -> sp.Expr:
+    r""":math:`\mathbb E[q^k e^{\alpha q}] = \partial_\alpha^k\,\mathbb E[e^{\alpha q}] = 2^k (d/2)_k\,(1-2\alpha)^{-d/2-k}`
+    (valid for :math:`\alpha<1/2`). The product form is assembled by hand (positive base, no sign ambiguity of
+    symbolic powers) and proved equal to the derivative on :math:`\alpha<1/2`; raises if not."""
+    k = check_int("k", k, lo=0)
+    raw = sp.diff(chi2_mgf_expr(), alpha, k)
+    nice = 2**k * sp.rf(d / 2, k) * (1 - 2 * alpha) ** (-d / 2 - k)
+    u = sp.Symbol("u", positive=True)  # u = 1 - 2*alpha
+    on_domain = {alpha: (1 - u) / 2}
+    if sp.simplify(sp.expand_func(raw.subs(on_domain) - nice.subs(on_domain))) != 0:
+        raise ArithmeticError(f"E[q^{k} e^(alpha q)]: {nice} differs from the derivative {raw}")
+    return sp.expand_func(nice)
+
+
+# ---------------------------------------------------------------- delta method for sample means
+def _joint_moment(feats: Sequence[Feature]) -> sp.Expr:
+    k = sum(f[0] for f in feats)
+    lam = sum(f[1] for f in feats)
+    nrm = sum(f[2] for f in feats)
+    return sp.expand(score_moment_expr(k).subs(_lam, lam)) * sp.exp(sp.expand(lam**2 / 2 - nrm) * q)
+
+
+def _cumulant(feats: Sequence[Feature]) -> sp.Expr:
+    """Joint cumulant of the features of one score, from moments by the partition formula."""
+    total = sp.S.Zero
+    for part in multiset_partitions(list(range(len(feats)))):
+        term = (-1)**(len(part) - 1) * sp.factorial(len(part) - 1)
+        for block in part:
+            term *= _joint_moment([feats[i] for i in block])
+        total += term
+    return sp.expand(total)
+
+
+def sample_mean_central_moment(feats: Sequence[Feature], order: int, _cache: dict | None = None) -> sp.Expr:
+    r""":math:`\mathbb E\prod_i(\bar f_i - \mathbb E f_i)` for sample means over :math:`L` i.i.d. scores, to :math:`O(L^{-\text{order}})`.
+
+    A set partition of the factors into blocks (no singletons) contributes :math:`\prod_B \kappa_B/L^{|B|-1}`.
+    """
+    cache = {} if _cache is None else _cache
+    total = sp.S.Zero
+    n = len(feats)
+    for part in multiset_partitions(list(range(n))):
+        power = n - len(part)
+        if any(len(block) < 2 for block in part) or power > order:
+            continue
+        term = L**(-power)
+        for block in part:
+            key = tuple(sorted((feats[i] for i in block), key=str))
+            if key not in cache:
+                cache[key] = _cumulant(key)
+            term *= cache[key]
+        total += term
+    return total
+
+
+def delta_expectation(g: sp.Expr, variables: Sequence[sp.Symbol], feats: Sequence[Feature], *,
+                      order: int) -> sp.Expr:
+    r""":math:`\mathbb E[g(\bar f_1,\dots,\bar f_n)\mid q]` to :math:`O(L^{-\text{order}})` (Taylor expansion at the means).
+
+    Exact when ``g`` is a polynomial of degree :math:`\le 2\,\text{order}` in the sample means and every
+    dropped term is beyond that degree (the multivariate delta method; derivatives up to ``2*order``).
+    """
+    cache: dict = {}
+    at = {v: _joint_moment([f]) for v, f in zip(variables, feats)}
+    total = g.subs(at)
+    for n in range(2, 2 * order + 1):
+        for idx in combinations_with_replacement(range(len(variables)), n):
+            der = sp.diff(g, *[variables[i] for i in idx])
+            if der == 0:
+                continue
+            moment = sample_mean_central_moment([feats[i] for i in idx], order, cache)
+            if moment == 0:
+                continue
+            mult = sp.Mul(*[sp.factorial(c) for c in Counter(idx).values()])
+            total += der.subs(at) / mult * moment
+    return sp.expand(total)
+
+
+def _head_features(om) -> list[Feature]:
+    # N_h/delta_h and D_h/delta_h with delta_h = E e^{om s} = e^{om^2 q/2}: means om*q and 1
+    return [(1, om, om**2 / 2), (0, om, om**2 / 2)]
+
+
+# ---------------------------------------------------------------- conditional-on-q pieces
+@lru_cache(maxsize=None)
+def softmax_mean_expr(order: int = DEFAULT_ORDER) -> sp.Expr:
+    r""":math:`\mathbb E[S_a\mid q]`, :math:`S_a = \sum_\ell s_\ell e^{\omega_a s_\ell}/\sum_j e^{\omega_a s_j}`, to :math:`O(L^{-\text{order}})`."""
+    n, dd = sp.symbols("N D")
+    return delta_expectation(n / dd, [n, dd], _head_features(omega_a), order=order)
+
+
+@lru_cache(maxsize=None)
+def softmax_product_expr(order: int = DEFAULT_ORDER) -> sp.Expr:
+    r""":math:`\mathbb E[S_aS_b\mid q]` to :math:`O(L^{-\text{order}})`."""
+    na, da, nb, db = sp.symbols("N_a D_a N_b D_b")
+    feats = _head_features(omega_a) + _head_features(omega_b)
+    return delta_expectation(na * nb / (da * db), [na, da, nb, db], feats, order=order)
+
+
+@lru_cache(maxsize=None)
+def weight_overlap_expr(order: int = DEFAULT_ORDER) -> sp.Expr:
+    r""":math:`L\,\mathbb E[P_{ab}\mid q] = \mathbb E[\bar M/(\bar D_a\bar D_b)\mid q]` to :math:`O(L^{1-\text{order}})`,
+    so that the loss term :math:`\bar\tau^2\mu^\top\mathbb E P\mu` is kept to :math:`O(L^{-\text{order}})`."""
+    mm, da, db = sp.symbols("M D_a D_b")
+    feats = [(0, omega_a + omega_b, (omega_a**2 + omega_b**2) / 2), _head_features(omega_a)[1],
+             _head_features(omega_b)[1]]
+    return delta_expectation(mm / (da * db), [mm, da, db], feats, order=order - 1)
+
+
+@lru_cache(maxsize=None)
+def conditional_loss_expr(n_head: int, order: int = DEFAULT_ORDER) -> sp.Expr:
+    r""":math:`\mathbb E[\,(y_q-\hat y)^2 \mid q\,] - \sigma^2` to :math:`O(L^{-\text{order}})`, before the average over
+    :math:`q\sim\chi^2_d` (the exact reduction of the module docstring, pieces expanded by the delta method)."""
+    omega, mu = head_symbols(check_int("n_head", n_head, lo=1))
+    m1, m2, ov = softmax_mean_expr(order), softmax_product_expr(order), weight_overlap_expr(order)
+    tau2 = (d - 1) / d + sigma2
+    out = q / d
+    for h in range(n_head):
+        out -= 2 * mu[h] * m1.subs(omega_a, omega[h]) / d
+        for k in range(n_head):
+            sub = {omega_a: omega[h], omega_b: omega[k]}
+            out += mu[h] * mu[k] * (m2.subs(sub, simultaneous=True) / (d * q)
+                                    + tau2 / L * ov.subs(sub, simultaneous=True))
+    return out
+
+
+# ---------------------------------------------------------------- the chi^2 average
+def _exp_poly_terms(expr: sp.Expr) -> dict[sp.Expr, sp.Expr]:
+    r"""Write ``expr`` as :math:`\sum_\alpha p_\alpha(q)\,e^{\alpha q}`; returns ``{alpha: p_alpha}``."""
+    out: dict[sp.Expr, sp.Expr] = {}
+    for term in sp.Add.make_args(sp.expand(expr)):
+        expo, rest = sp.S.Zero, sp.S.One
+        for f in sp.Mul.make_args(term):
+            if isinstance(f, sp.exp):
+                expo += f.args[0]
+            elif isinstance(f, sp.Pow) and isinstance(f.base, sp.exp):
+                expo += f.base.args[0] * f.exp
+            else:
+                rest *= f
+        a = sp.expand(expo / q)
+        if a.has(q):
+            raise ArithmeticError(f"exponent {expo} is not linear in q")
+        out[a] = out.get(a, sp.S.Zero) + rest
+    return out
+
+
+def chi2_average(expr: sp.Expr) -> sp.Expr:
+    r""":math:`\mathbb E_q[\,\cdot\,]` over :math:`q\sim\chi^2_d` of an exp-polynomial :math:`\sum p_\alpha(q)e^{\alpha q}`
+    (non-negative powers of ``q`` only), term by term with :func:`chi2_moment_expr`."""
+    total = sp.S.Zero
+    for a, poly in _exp_poly_terms(expr).items():
+        for (k,), coef in sp.Poly(sp.expand(poly), q).terms():
+            total += coef * chi2_moment_expr(k).subs(alpha, a)
+    return total
+
+
+@lru_cache(maxsize=None)
+def mgf_exponents_expr(order: int = DEFAULT_ORDER) -> tuple[sp.Expr, ...]:
+    r"""Every exponent :math:`\alpha(\omega_a,\omega_b)` whose :math:`\chi^2_d` MGF the refined form uses;
+    the form is defined where all are :math:`<1/2` for every pair of heads."""
+    pieces = (softmax_mean_expr(order), softmax_product_expr(order), weight_overlap_expr(order))
+    exps = set()
+    for p in pieces:
+        exps |= set(_exp_poly_terms(p))
+    return tuple(sorted(exps, key=sp.default_sort_key))
+
+
+# ---------------------------------------------------------------- kernels and the loss
+@lru_cache(maxsize=None)
+def refined_kernels_expr(order: int = DEFAULT_ORDER) -> tuple[sp.Expr, sp.Expr]:
+    r"""``(beta(omega_a), Gamma(omega_a, omega_b))`` with :math:`\mathcal L_{\rm ref}=1+\sigma^2-2\sum_h\mu_h\beta(\omega_h)+\sum_{hh'}\mu_h\mu_{h'}\Gamma(\omega_h,\omega_{h'})`:
+
+    :math:`\beta = \mathbb E_q[\mathbb E(S_a\mid q)]/d`,
+    :math:`\Gamma = \mathbb E_q\big[\mathbb E(S_aS_b\mid q)/(dq) + \bar\tau^2\,\mathbb E(\bar M/\bar D_a\bar D_b\mid q)/L\big]`
+    (the ``q**2/(dq)`` term averages to the ``1``). ``order`` in (1, 2, 3) is the kept power of :math:`1/L`.
+    """
+    order = check_int("order", order, lo=1, hi=max(ORDERS))
+    tau2 = (d - 1) / d + sigma2
+    beta = chi2_average(softmax_mean_expr(order) / d)
+    gamma = chi2_average(sp.expand(softmax_product_expr(order) / (d * q))) \
+        + tau2 / L * chi2_average(weight_overlap_expr(order))
+    return beta, gamma
+
+
+@lru_cache(maxsize=None)
+def refined_loss_expr(n_head: int, order: int = DEFAULT_ORDER) -> sp.Expr:
+    r""":math:`\mathcal L_{\rm ref}(\omega_{1..H},\mu_{1..H})` in ``d, L, sigma2`` (head symbols of :mod:`theory.symbols`)."""
+    omega, mu = head_symbols(check_int("n_head", n_head, lo=1))
+    beta, gamma = refined_kernels_expr(order)
+    loss = 1 + sigma2 - 2 * sum(mu[h] * beta.subs(omega_a, omega[h]) for h in range(n_head))
+    for h in range(n_head):
+        for k in range(n_head):
+            loss += mu[h] * mu[k] * gamma.subs({omega_a: omega[h], omega_b: omega[k]}, simultaneous=True)
+    return loss
+
+
+@lru_cache(maxsize=None)
+def refined_loss_raw_expr(n_head: int, order: int = DEFAULT_ORDER) -> sp.Expr:
+    r"""Second route: expand :math:`\mathbb E[(q-\mu^\top S)^2\mid q]` with all :math:`2H` sample means at once
+    and :math:`\mu^\top\mathbb E[P\mid q]\mu` with all :math:`M_{hh'}, D_h`, then average over :math:`q`.
+    Slow beyond ``n_head=2``; used by the tests to prove :func:`refined_loss_expr` right."""
+    omega, mu = head_symbols(check_int("n_head", n_head, lo=1))
+    ns = sp.symbols(f"N_1:{n_head + 1}")
+    ds = sp.symbols(f"D_1:{n_head + 1}")
+    feats, variables = [], []
+    for h in range(n_head):
+        feats += _head_features(omega[h])
+        variables += [ns[h], ds[h]]
+    pred = sum(mu[h] * ns[h] / ds[h] for h in range(n_head))
+    fit = delta_expectation(sp.expand((q - pred)**2), variables, feats, order=order)
+    pairs = [(h, k) for h in range(n_head) for k in range(h, n_head)]
+    ms = {hk: sp.Symbol(f"M_{hk[0]}{hk[1]}") for hk in pairs}
+    mfeats = [(0, omega[h] + omega[k], (omega[h]**2 + omega[k]**2) / 2) for h, k in pairs]
+    dfeats = [_head_features(omega[h])[1] for h in range(n_head)]
+    overlap = sum((1 if h == k else 2) * mu[h] * mu[k] * ms[(h, k)] / (ds[h] * ds[k]) for h, k in pairs)
+    over = delta_expectation(overlap, [ms[p] for p in pairs] + list(ds), mfeats + dfeats, order=order - 1)
+    tau2 = (d - 1) / d + sigma2
+    return sigma2 + chi2_average(sp.expand(fit / (d * q))) + tau2 / L * chi2_average(over)
+
+
+# ---------------------------------------------------------------- a second exact route: the linearised predictor
+@lru_cache(maxsize=None)
+def linearized_loss_expr() -> sp.Expr:
+    r"""Exact risk of the first-order predictor of SPEC 3.3,
+    :math:`\hat y = \frac{\mathbf 1^\top\mu}{L}\sum_\ell y_\ell + \frac{\eta}{L}\sum_\ell y_\ell(s_\ell-\bar s)`, :math:`\eta = \mu^\top\omega`,
+    in the symbols ``alpha`` (:math:`=\mathbf 1^\top\mu`), ``eta``, ``d, L, sigma2``.
+
+    Same reduction as the softmax model, with :math:`\sum_\ell c_\ell s_\ell = \alpha\bar s + \eta\,\overline{s^2} - \eta\bar s^2`
+    (a polynomial of degree 4 in sample means, so the order-3 delta expansion is exact) and
+    :math:`\sum_\ell c_\ell^2 = \alpha^2/L + \eta^2(\overline{s^2}-\bar s^2)/L`. Result:
+    :math:`1+\sigma^2-2\eta(1-\tfrac1L)+\eta^2(1-\tfrac1L)\tfrac{L+d+d\sigma^2}{L}+\alpha^2\tfrac{1+\sigma^2}{L}`
+    (debiased GD of SPEC 3.4 plus the mean term).
+    """
+    m1, m2 = sp.symbols("m_1 m_2")
+    feats = [(1, 0, 0), (2, 0, 0)]
+    pred = alpha * m1 + eta_sym * (m2 - m1**2)
+    fit = delta_expectation(sp.expand((q - pred)**2), [m1, m2], feats, order=3)
+    sq = delta_expectation(alpha**2 / L + eta_sym**2 * (m2 - m1**2) / L, [m1, m2], feats, order=3)
+    tau2 = (d - 1) / d + sigma2
+    return sp.factor(sp.expand(sigma2 + chi2_average(sp.expand(fit / (d * q))) + tau2 * chi2_average(sq)), eta_sym)
+
+
+# ---------------------------------------------------------------- numeric wrappers
+@lru_cache(maxsize=None)
+def _kernel_fns(order: int):
+    beta, gamma = refined_kernels_expr(order)
+    args_a = (omega_a, d, L, sigma2)
+    args_ab = (omega_a, omega_b, d, L, sigma2)
+    fns = [sp.lambdify(args_a, beta, "numpy", cse=True),
+           sp.lambdify(args_ab, gamma, "numpy", cse=True),
+           sp.lambdify(args_a, sp.diff(beta, omega_a), "numpy", cse=True),
+           sp.lambdify(args_ab, sp.diff(gamma, omega_a), "numpy", cse=True)]
+    exps = sp.lambdify((omega_a, omega_b), list(mgf_exponents_expr(order)), "numpy")
+    return fns, exps
+
+
+def _prepare(omega, mu, d, L, sigma2, order):
+    omega, mu = check_heads(omega, mu)
+    d, L, sigma2 = check_problem(d, L, sigma2)
+    order = check_int("order", order, lo=min(ORDERS), hi=max(ORDERS))
+    fns, exps = _kernel_fns(order)
+    a_max = max_mgf_exponent(omega, order=order)
+    if not a_max < 0.5:
+        bound = 1 / np.sqrt(2 * _worst_coefficient(order))
+        raise ValueError(f"omega must have every chi^2 MGF exponent < 1/2 at order {order} "
+                         f"(sufficient: max|omega_h| < {bound:.4f}), got exponent {a_max:.4g} "
+                         f"for max|omega_h| = {np.max(np.abs(omega)):.4g}")
+    return omega, mu, d, L, sigma2, fns
+
+
+@lru_cache(maxsize=None)
+def _worst_coefficient(order: int) -> float:
+    """:math:`k` with every exponent :math:`\\le k\\max_h\\omega_h^2` (attained at :math:`\\omega_a=\\omega_b`)."""
+    return float(max(sp.Poly(e.subs(omega_b, omega_a), omega_a).coeff_monomial(omega_a**2)
+                     for e in mgf_exponents_expr(order)))
+
+
+def max_mgf_exponent(omega, *, order: int = DEFAULT_ORDER) -> float:
+    r"""Largest :math:`\alpha` over every pair of heads in :func:`mgf_exponents_expr`; the refined form needs it :math:`<1/2`."""
+    omega, _ = check_heads(omega, np.zeros(np.size(omega)))
+    _, exps = _kernel_fns(check_int("order", order, lo=min(ORDERS), hi=max(ORDERS)))
+    a, b = omega[:, None], omega[None, :]
+    return float(max(np.max(np.broadcast_to(e, (omega.size, omega.size))) for e in exps(a, b)))
+
+
+def expansion_parameter(omega, *, d: int, L: int) -> float:
+    r""":math:`\epsilon = \big((1-2\omega_{\max}^2)^{-d/2}-1\big)/L = \mathbb E_q[e^{\omega_{\max}^2q}-1]/L`, the relative variance of the
+    softmax normaliser averaged over the query; the :math:`1/L` series behind the refined form needs :math:`\epsilon\ll1`."""
+    omega, _ = check_heads(omega, np.zeros(np.size(omega)))
+    d, L, _ = check_problem(d, L, 0.0)
+    w2 = float(np.max(omega**2))
+    if w2 >= 0.5:
+        return float("inf")
+    return float(((1 - 2 * w2) ** (-d / 2) - 1) / L)
+
+
+def truncation_error_estimate(omega, mu, *, d: int, L: int, sigma2: float) -> float:
+    r""":math:`|\mathcal L_{\rm ref}^{(2)} - \mathcal L_{\rm ref}^{(1)}|`, the size of the last kept (:math:`L^{-2}`) term: the usual
+    estimate of an asymptotic series' error. Measured in H3 it bounds the actual error at most points and
+    grows fast where the series breaks down (e.g. :math:`|\omega|\gtrsim0.25` at :math:`d=5, L=40`)."""
+    return abs(refined_loss(omega, mu, d=d, L=L, sigma2=sigma2, order=2)
+               - refined_loss(omega, mu, d=d, L=L, sigma2=sigma2, order=1))
+
+
+def refined_loss(omega, mu, *, d: int, L: int, sigma2: float, order: int = DEFAULT_ORDER) -> float:
+    r"""Refined population loss of the reduced model (SPEC 3.5), kept to :math:`O(L^{-\text{order}})`:
+
+    .. math:: \mathcal L_{\rm ref} = 1+\sigma^2 - 2\sum_h\mu_h\beta(\omega_h) + \sum_{h,h'}\mu_h\mu_{h'}\Gamma(\omega_h,\omega_{h'}),
+
+    with the kernels of :func:`refined_kernels_expr` (softmax normalisation fluctuations to second order in
+    :math:`1/L`, :math:`\|x_q\|^2\sim\chi^2_d` averaged exactly). For example
+    :math:`\beta(\omega) = \omega\big[1 - \tfrac1L(1-2\omega^2)^{-d/2-1} + O(L^{-2})\big]`, where :math:`\tilde{\mathcal L}` has :math:`\omega`.
+
+    Defined for every exponent :math:`<1/2` (``order=2``: :math:`|\omega_h|<1/\sqrt6`; else ``ValueError``);
+    accurate when :func:`expansion_parameter` is small. Reference: SPEC 3.5, HPCY25 §3.1.
+    """
+    omega, mu, d, L, sigma2, fns = _prepare(omega, mu, d, L, sigma2, order)
+    beta, gamma = _kernel_values(fns, omega, d, L, sigma2)
+    return float(1 + sigma2 - 2 * mu @ beta + mu @ gamma @ mu)
+
+
+def refined_loss_grad(omega, mu, *, d: int, L: int, sigma2: float,
+                      order: int = DEFAULT_ORDER) -> tuple[np.ndarray, np.ndarray]:
+    r"""``(dL/domega, dL/dmu)`` of :func:`refined_loss`, from the sympy derivatives of the kernels:
+    :math:`\partial_{\mu}\mathcal L = -2\beta + 2G\mu`,
+    :math:`\partial_{\omega_h}\mathcal L = -2\mu_h\beta'(\omega_h) + 2\mu_h\sum_{h'}\mu_{h'}\partial_1\Gamma(\omega_h,\omega_{h'})`
+    (:math:`\Gamma` is symmetric). Same regime and errors as :func:`refined_loss`."""
+    omega, mu, d, L, sigma2, fns = _prepare(omega, mu, d, L, sigma2, order)
+    beta, gamma = _kernel_values(fns, omega, d, L, sigma2)
+    h = omega.size
+    dbeta = np.broadcast_to(np.asarray(fns[2](omega, d, L, sigma2), dtype=float), (h,))
+    dgamma = np.broadcast_to(np.asarray(fns[3](omega[:, None], omega[None, :], d, L, sigma2), dtype=float), (h, h))
+    g_mu = -2 * beta + 2 * gamma @ mu
+    g_omega = -2 * mu * dbeta + 2 * mu * (dgamma @ mu)
+    return g_omega, g_mu
+
+
+def _kernel_values(fns, omega, d, L, sigma2):
+    h = omega.size
+    beta = np.broadcast_to(np.asarray(fns[0](omega, d, L, sigma2), dtype=float), (h,))
+    gamma = np.broadcast_to(np.asarray(fns[1](omega[:, None], omega[None, :], d, L, sigma2), dtype=float), (h, h))
+    return beta, gamma  # (H,), (H, H)
+
+
+@lru_cache(maxsize=None)
+def _linearized_fn():
+    return sp.lambdify((alpha, eta_sym, d, L, sigma2), linearized_loss_expr(), "numpy")
+
+
+def linearized_loss(omega, mu, *, d: int, L: int, sigma2: float) -> float:
+    r"""Exact risk of the first-order (mean plus debiased-GD) predictor of SPEC 3.3 with
+    :math:`\alpha=\mathbf 1^\top\mu`, :math:`\eta=\mu^\top\omega` (:func:`linearized_loss_expr`); any :math:`\omega,\mu`."""
+    omega, mu = check_heads(omega, mu)
+    d, L, sigma2 = check_problem(d, L, sigma2)
+    return float(_linearized_fn()(float(mu.sum()), float(mu @ omega), d, L, sigma2))
+
+
+__all__ = ["DEFAULT_ORDER", "ORDERS", "chi2_average", "chi2_mgf_expr", "chi2_moment_expr", "conditional_loss_expr",
+           "delta_expectation",
+           "expansion_parameter", "linearized_loss", "linearized_loss_expr", "max_mgf_exponent",
+           "mgf_exponents_expr", "refined_kernels_expr", "refined_loss", "refined_loss_expr",
+           "refined_loss_grad", "refined_loss_raw_expr", "sample_mean_central_moment", "score_mgf_expr",
+           "score_moment_expr", "softmax_mean_expr", "softmax_product_expr", "truncation_error_estimate",
+           "weight_overlap_expr"]
