@@ -10,11 +10,12 @@ from numerics.ode import gradient_descent, integrate_flow
 from numerics.reduced_model import ReducedTrainConfig, train_reduced
 from theory.approx_loss import approx_loss, eta_star, small_omega_infimum
 from theory.flow import flow_jacobian, flow_rhs, linearisation_expr
+from theory.refined_loss import refined_loss, refined_loss_grad
 from theory.symbols import c as c_sym
 
 from .. import style
 from ..registry import RunContext, claim
-from ..result import ClaimResult, at_most, holds, within
+from ..result import ClaimResult, at_most, holds, reported, within
 
 # SPEC 3.2 reference values of the flow from the small symmetric start (d=5, L=40, sigma2=0.1).
 REFERENCE_END = {"omega": 0.139, "mu": 3.15, "loss": 0.2211}
@@ -27,10 +28,10 @@ REFERENCE_PEAK = 0.58
                  "slow drift omega->0, mu->inf with mu*omega fixed); zero-sum follows from the damped common "
                  "mode; the flow matches discrete gradient descent (t = lr*steps) and torch training of the "
                  "reduced model.",
-       quick={"d": 5, "L": 40, "sigma2": 0.1, "t_end": 1e4, "start": 1e-3, "random_heads": 4,
+       quick={"d": 5, "L": 40, "sigma2": 0.1, "t_end": 1e4, "start": 1e-3, "random_heads": 4, "refined_from_omega": 0.2,
               "gd_lrs": (0.2, 0.1, 0.05, 0.025), "gd_window": 10.0,
               "train_lr": 0.05, "train_steps": 300, "train_batch": 2048, "trained_full": True},
-       paper={"d": 5, "L": 40, "sigma2": 0.1, "t_end": 1e4, "start": 1e-3, "random_heads": 4,
+       paper={"d": 5, "L": 40, "sigma2": 0.1, "t_end": 1e4, "start": 1e-3, "random_heads": 4, "refined_from_omega": 0.2,
               "gd_lrs": (0.1, 0.05, 0.025, 0.0125), "gd_window": 10.0,
               "train_lr": 0.02, "train_steps": 1000, "train_batch": 16384, "trained_full": True})
 def check_h4(p, ctx: RunContext, result: ClaimResult) -> None:
@@ -81,6 +82,26 @@ def check_h4(p, ctx: RunContext, result: ClaimResult) -> None:
               measured=2 * end[0] * end[2]),
         at_most("max loss increase along the flow", float(np.max(np.diff(losses))), 1e-9,
                 "L~ is a Lyapunov function of its gradient flow (solver tolerance 1e-9)", kind="ode"),
+    )
+
+    # 1b. the flow of the refined loss (SPEC 3.5) where its expansion holds: the late drift (|omega| <= 0.2)
+    t_ref0 = float(sol.t[np.nonzero((sol.t > t_peak) & (np.abs(sol.y[:, 0]) <= p["refined_from_omega"]))[0][0]])
+    y_ref0 = sol.sol(t_ref0)
+
+    def refined_rhs(t, y):
+        g_om, g_mu = refined_loss_grad(y[:2], y[2:], **prob)
+        return -0.5 * np.concatenate([g_om, g_mu])
+
+    sol_ref = integrate_flow(refined_rhs, y_ref0, p["t_end"] - t_ref0, method="LSODA", rtol=1e-8, atol=1e-10)
+    end_ref = sol_ref.y[-1]
+    result.add(
+        reported("refined-loss flow: omega at t_end", end_ref[0],
+                 f"flow of the refined loss started from the L~ flow at t={t_ref0:.1f} (|omega| = "
+                 f"{p['refined_from_omega']}); L~ flow ends at {end[0]:.4f}", kind="ode"),
+        reported("refined-loss flow: 2*mu*omega at t_end", 2 * end_ref[0] * end_ref[2],
+                 f"L~ flow: {2 * end[0] * end[2]:.4f}", kind="ode"),
+        reported("refined-loss flow: refined loss at t_end", refined_loss(end_ref[:2], end_ref[2:], **prob),
+                 f"refined loss of the L~ flow's end point: {refined_loss(end[:2], end[2:], **prob):.5f}", kind="ode"),
     )
 
     # 2. linearisation: common mode damped relative to the zero-sum mode (random asymmetric start)
