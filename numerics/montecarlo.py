@@ -97,7 +97,7 @@ def variance_reduced_risk(omega, mu, *, d: int, L: int, sigma2: float, n_prompts
        :math:`\|x_q-\sum_\ell c_\ell x_\ell\|^2/d + \sigma^2(1+\sum_\ell c_\ell^2)` per prompt.
     2. Control variate: the same quantity for the first-order predictor
        :math:`c_\ell = \mathbf 1^\top\mu/L + \mu^\top\omega\,(s_\ell-\bar s)/L` (SPEC 3.3), whose mean is known
-       exactly and passed in as ``control_mean`` (:func:`theory.refined_loss.linearized_loss` computes it);
+       exactly and passed in as ``control_mean`` (:func:`theory.refined.linearized_loss` computes it);
        the coefficient is fitted on the same draws (bias :math:`O(1/n)`).
 
     Returns ``mean, se`` (the estimate), ``rb_mean, rb_se`` (step 1 only), ``cv_mean, cv_se`` (the control

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from numerics.ode import gradient_descent, integrate_flow
 from theory import symbols as S
-from theory.approx_loss import approx_loss, eta_star
+from theory.mean_field import approx_loss, eta_star
 from theory.flow import (flow_closed_form_expr, flow_expr, flow_jacobian, flow_rhs, flow_rhs_matrix,
                          linearisation_expr)
 

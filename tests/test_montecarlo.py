@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from numerics import (dgd_predict, gd_predict, make_generator, mc_risk, ols_predict, reduced_attention_predict,
                       reduced_attention_risk, ridge_predict, sample_linear)
 from numerics.montecarlo import RunningMean, chunk_size
-from theory.approx_loss import approx_loss
+from theory.mean_field import approx_loss
 
 from .conftest import Z
 

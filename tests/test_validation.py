@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from numerics import gd_predict, make_generator, mc_risk, reduced_attention_risk, sample_linear
 from numerics.ode import gradient_descent, integrate_flow
-from theory.approx_loss import approx_loss, optimal_mu, single_head_optimum
+from theory.mean_field import approx_loss, optimal_mu, single_head_optimum
 from theory.flow import flow_rhs
 
 GOOD = {"d": 5, "L": 40, "sigma2": 0.1}

@@ -2,9 +2,9 @@
 
 The public numeric API (SPEC 3.1-3.5); each function has a ``*_expr`` sympy counterpart in its module.
 """
-from .approx_loss import approx_loss, eta_star, optimal_mu, profile_loss, single_head_optimum, small_omega_infimum
+from .mean_field import approx_loss, eta_star, optimal_mu, profile_loss, single_head_optimum, small_omega_infimum
 from .flow import flow_jacobian, flow_rhs
-from .refined_loss import refined_loss, refined_loss_grad
+from .refined import refined_loss, refined_loss_grad
 from .risks import (bayes_risk_proportional, dgd_optimal_step, dgd_risk, excess_ratio_proportional, gd_optimal_step,
                     gd_risk)
 

@@ -15,7 +15,7 @@ import numpy as np
 import sympy as sp
 
 from ._validate import check_int, check_problem
-from .approx_loss import approx_loss_matrix_expr
+from .mean_field import approx_loss_matrix_expr
 from .symbols import L, c, d, head_symbols, sigma2
 
 

@@ -1,6 +1,6 @@
 """H3 — the paper's mean-field loss L~ and its refinement (SPEC 3.5) against Monte Carlo of the reduced model.
 
-Theory: ``theory.approx_loss.approx_loss`` (L~, SPEC 3.1) and ``theory.refined_loss.refined_loss`` (softmax
+Theory: ``theory.mean_field.approx_loss`` (L~, SPEC 3.1) and ``theory.refined.refined_loss`` (softmax
 normalisation to O(1/L^2), ||x_q||^2 ~ chi^2_d averaged exactly). Simulation: Monte Carlo of the reduced
 attention (SPEC 2.2) on data 1.1, float64 — the package's plain estimator at the paper point, and over the
 grid a variance-reduced one (below) whose agreement with the plain one is itself checked.
@@ -12,8 +12,8 @@ import math
 import numpy as np
 
 from numerics import reduced_attention_risk, variance_reduced_risk
-from theory.approx_loss import approx_loss, optimal_mu
-from theory.refined_loss import expansion_parameter, linearized_loss, refined_loss, refined_loss_expr, \
+from theory.mean_field import approx_loss, optimal_mu
+from theory.refined import expansion_parameter, linearized_loss, refined_loss, refined_loss_expr, \
     refined_loss_raw_expr
 
 from .. import style
@@ -133,7 +133,7 @@ def check_h3(p, ctx: RunContext, result: ClaimResult) -> None:
                  "fraction of grid points"),
         reported("grid: share where |refined - MC| <= last-term estimate + 4 SE",
                  float(np.mean(np.abs(R[:, 3] - mcg) <= np.abs(R[:, 3] - R[:, 4]) + Z * seg)),
-                 "self-diagnosis: |order 2 - order 1| (theory.refined_loss.truncation_error_estimate)"),
+                 "self-diagnosis: |order 2 - order 1| (theory.refined.truncation_error_estimate)"),
         reported("grid: worst |rel. error| of refined", float(np.max(err_ref)),
                  "largest on the grid; occurs at large d*omega^2 and small L (see figure)"),
     )

@@ -8,9 +8,9 @@ import numpy as np
 
 from numerics.ode import gradient_descent, integrate_flow
 from numerics.reduced_model import ReducedTrainConfig, train_reduced
-from theory.approx_loss import approx_loss, eta_star, small_omega_infimum
+from theory.mean_field import approx_loss, eta_star, small_omega_infimum
 from theory.flow import flow_jacobian, flow_rhs, linearisation_expr
-from theory.refined_loss import refined_loss, refined_loss_grad
+from theory.refined import refined_loss, refined_loss_grad
 from theory.symbols import c as c_sym
 
 from .. import style

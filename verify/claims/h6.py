@@ -12,7 +12,7 @@ from numerics import (dgd_predict, gd_predict, make_generator, reduced_attention
                       sample_linear)
 from numerics.montecarlo import RunningMean
 from theory import symbols as sym
-from theory.approx_loss import single_head_optimum, single_head_optimum_expr
+from theory.mean_field import single_head_optimum, single_head_optimum_expr
 from theory.risks import dgd_optimal_risk_expr, dgd_risk, gd_optimal_risk_proportional_expr, gd_risk
 
 from .. import style
@@ -151,7 +151,7 @@ def check_h6(p, ctx: RunContext, result: ClaimResult) -> None:
     result.notes.append(
         "Population theory (solid lines): exact finite-L risks of GD and debiased GD at eta = "
         f"{eta:.4f} (theory.risks, derived by Wick contractions) and the mean-field single-head optimum "
-        "(theory.approx_loss). Monte Carlo (markers, ±1 SE): reduced multi-head attention, GD, DGD, single head "
+        "(theory.mean_field). Monte Carlo (markers, ±1 SE): reduced multi-head attention, GD, DGD, single head "
         f"at its mean-field optimum (omega=1/sqrt(d)), the trained single head (omega, mu)=({om_t}, {mu_t}) held "
         f"fixed, and ridge at lambda=d*sigma2 (Bayes), all on common prompts ({n} per L). Grey squares: SPEC 4.")
     diffs = [rows[L]["mc"]["multi-dgd"] for L in Ls]

@@ -16,7 +16,7 @@ The result is the quadratic form in :math:`\mu`
    \qquad b_h = \omega_h,\quad A_{hh'} = \omega_h\omega_{h'} + c\,e^{d\,\omega_h\omega_{h'}},\quad c=\tfrac{1+\sigma^2}{L}.
 
 Valid as an approximation when :math:`L` is large and :math:`d\omega^2` small; SPEC 3.5 (and
-:mod:`theory.refined_loss`) quantifies what it drops.
+:mod:`theory.refined`) quantifies what it drops.
 """
 from __future__ import annotations
 
@@ -121,7 +121,7 @@ def approx_loss(omega, mu, *, d: int, L: int, sigma2: float) -> float:
        \quad c = \tfrac{1+\sigma^2}{L},\ E_{hh'} = e^{d\omega_h\omega_{h'}}.
 
     ``omega``, ``mu``: per-head reduced coordinates (length ``H >= 1``). Mean-field: accurate for large
-    ``L`` and small ``d * omega**2``; it underestimates the true loss (see :func:`theory.refined_loss`).
+    ``L`` and small ``d * omega**2``; it underestimates the true loss (see :func:`theory.refined`).
     """
     omega, mu = check_heads(omega, mu)
     A, b = quadratic_form(omega, d=d, L=L, sigma2=sigma2)

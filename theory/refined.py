@@ -1,6 +1,6 @@
 r"""A refined closed form of the reduced model's population loss (SPEC 3.5, HPCY25 §3.1).
 
-The paper's :math:`\tilde{\mathcal L}` (:mod:`theory.approx_loss`) replaces every softmax denominator by
+The paper's :math:`\tilde{\mathcal L}` (:mod:`theory.mean_field`) replaces every softmax denominator by
 its mean and :math:`\|x_q\|^2` by :math:`d`. Here both are kept, to second order in :math:`1/L`.
 
 **Exact reduction** (data SPEC 1.1, model SPEC 2.2). Condition on :math:`x_q`, :math:`q=\|x_q\|^2\sim\chi^2_d`.

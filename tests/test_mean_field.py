@@ -11,7 +11,7 @@ from hypothesis import given, note
 from hypothesis import strategies as st
 
 from theory import symbols as S
-from theory.approx_loss import (approx_loss, approx_loss_expr, approx_loss_matrix_expr, eta_star,
+from theory.mean_field import (approx_loss, approx_loss_expr, approx_loss_matrix_expr, eta_star,
                                 gaussian_moment_expr, optimal_mu, optimal_mu_expr, pair_loss_expr,
                                 pair_monotonicity_expr, profile_loss, single_head_optimum,
                                 single_head_optimum_expr, small_omega_infimum, small_omega_loss_expr,

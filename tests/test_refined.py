@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from scipy import integrate, stats
 
 from numerics import reduced_attention_risk
-from theory import refined_loss as R
-from theory.approx_loss import approx_loss
+from theory import refined as R
+from theory.mean_field import approx_loss
 from theory.symbols import L, d, head_symbols, q, sigma2
 from numerics import variance_reduced_risk
 
