@@ -93,3 +93,20 @@ def test_mc_risk_of_zero_predictor_is_label_variance():
     mean, se = mc_risk(lambda x, y, xq: torch.zeros(len(xq), dtype=x.dtype), d=4, L=3, sigma2=0.3,
                        n_prompts=50_000, seed=1, chunk=7000)
     assert abs(mean - 1.3) <= Z * se, f"{mean} ± {se}"
+
+
+@pytest.mark.slow
+def test_ten_million_prompts_in_bounded_memory():
+    """Issue 2: 10^7 prompts at d=5, L=40 in bounded memory (< ~2 GB peak RSS, chunked float64)."""
+    import subprocess
+    import sys
+
+    code = ("import resource, torch; torch.set_num_threads(2)\n"
+            "from numerics import reduced_attention_risk\n"
+            "m, se = reduced_attention_risk([0.13, -0.13], [3.45, -3.45], d=5, L=40, sigma2=0.1, "
+            "n_prompts=10**7, seed=0)\n"
+            "print(m, se, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    mean, se, rss_kb = float(out[0]), float(out[1]), int(out[2])
+    assert rss_kb < 2 * 2**20, f"peak RSS {rss_kb / 2**20:.2f} GB"
+    assert abs(mean - 0.2432) <= Z * math.hypot(se, 0.0003)
