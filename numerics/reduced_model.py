@@ -12,7 +12,6 @@ import torch
 
 from ._validate import check_float, check_heads, check_int, check_problem
 from .data import make_generator, sample_linear
-from .estimators import reduced_attention_predict
 
 
 class ReducedAttention(torch.nn.Module):

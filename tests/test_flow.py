@@ -42,7 +42,6 @@ def test_linearisation_spectrum(n_head):
     lin = linearisation_expr(n_head)
     ev = lin["eigenvalues"]
     assert ev.get(sp.Integer(1)) == n_head - 1 and ev.get(sp.Integer(-1)) == n_head - 1
-    lam = sp.Symbol("lam")
     for root in lin["common_mode"]:
         assert sp.simplify(root**2 + S.c * n_head * root - 1) == 0
 

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, note
+from hypothesis import given
 from hypothesis import strategies as st
 
 from numerics import (dgd_predict, gd_predict, make_generator, mc_risk, ols_predict, reduced_attention_predict,

@@ -1,0 +1,222 @@
+r"""The paper's one-layer multi-head attention (SPEC 2.1) and linear attention (SPEC 2.3), as ensembles.
+
+An :class:`EnsembleAttention` holds ``E`` independent models of the same shape in stacked tensors, so
+that ``E`` seeds train in one batched forward/backward. The parameters are the paper's, per head
+:math:`Q^{(h)},K^{(h)},V^{(h)}\in\mathbb R^{D\times D}`, :math:`O^{(h)}\in\mathbb R^{N\times D}` with
+:math:`D = d+N` token entries and :math:`N` outputs (``N = 1`` is the single-task model)::
+
+    q, k, v  (E, H, D, D)      o  (E, H, N, D)
+
+Forward (SPEC 2.1), for one member and one prompt with tokens ``Z (L, D)`` and query ``z_q = (x_q; 0)``:
+
+.. math::
+    \mathrm{KQ}^{(h)} = K^{(h)\top}Q^{(h)}/\sqrt D,\qquad s^{(h)}_\ell = z_\ell^\top \mathrm{KQ}^{(h)} z_q,\qquad
+    \hat y = \sum_h O^{(h)}V^{(h)} \sum_\ell z_\ell\, \operatorname{softmax}_\ell(s^{(h)}).
+
+The query attends to the ``L`` context tokens only. Linear attention replaces the softmax by the identity
+(``"linear"``, training length baked into the weights) or by :math:`s/L` (``"linear-normalised"``); the
+:math:`1/\sqrt D` is kept there too so that ``KQ`` means the same thing for every kind (a constant
+reparameterisation of SPEC 2.3's formula).
+
+Initialisation (SPEC 2.1): every entry uniform on :math:`\pm 1/\sqrt{D}` (torch's default ``nn.Linear``
+init, fan-in ``D`` per head), drawn from a CPU ``torch.Generator`` seeded with the member's seed in the
+order Q, K, V, O. **Convention:** member ``e`` of an ensemble built with ``seeds`` is initialised exactly
+as a one-member ensemble built with ``seeds=[seeds[e]]`` — a standalone run with that seed — on any device.
+
+Training uses :meth:`EnsembleAttention.loss_and_grad`, a hand-written backward pass (the same gradient as
+autograd, checked against it in float64 in ``tests/test_attention.py``) that avoids autograd's per-op
+overhead; the parameters and the optimiser still see exactly the paper's Q, K, V, O.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from ._validate import check_int, check_tensor
+
+MODEL_KINDS = ("softmax", "linear", "linear-normalised")
+
+
+def check_kind(kind) -> str:
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"model must be one of {', '.join(MODEL_KINDS)}, got {kind!r}")
+    return kind
+
+
+def init_member(seed: int, *, d: int, n_head: int, n_out: int = 1,
+                dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+    """The initial ``q, k, v (H, D, D)`` and ``o (H, N, D)`` of one model with ``seed`` (CPU, ``dtype``).
+
+    Uniform on :math:`\\pm 1/\\sqrt{D}`, drawn in float64 from ``torch.Generator().manual_seed(seed)``
+    in the order Q, K, V, O, then cast, so the draw does not depend on ``dtype`` beyond rounding.
+    """
+    seed = check_int("seed", seed, lo=0)
+    D = d + n_out
+    gen = torch.Generator().manual_seed(seed)
+    bound = 1.0 / math.sqrt(D)
+    out = {}
+    for name, shape in (("q", (n_head, D, D)), ("k", (n_head, D, D)), ("v", (n_head, D, D)),
+                        ("o", (n_head, n_out, D))):
+        u = torch.rand(shape, generator=gen, dtype=torch.float64)
+        out[name] = ((2 * u - 1) * bound).to(dtype)
+    return out
+
+
+class EnsembleAttention(nn.Module):
+    """``E`` one-layer multi-head attention models (SPEC 2.1 / 2.3) with stacked parameters.
+
+    ``seeds`` gives one initialisation seed per member (see the module docstring for the convention).
+    Inputs are batched per member: tokens ``Z (E, B, L, D)`` with ``z_l = (x_l, y_l)`` and the query
+    covariate ``xq (E, B, d)`` (the query token is ``(xq, 0)``; its zero slots never matter).
+    """
+
+    def __init__(self, *, d: int, n_head: int, seeds: Sequence[int], n_out: int = 1, kind: str = "softmax",
+                 dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"):
+        super().__init__()
+        self.d = check_int("d", d, lo=1)
+        self.n_head = check_int("n_head", n_head, lo=1)
+        self.n_out = check_int("n_out", n_out, lo=1)
+        self.kind = check_kind(kind)
+        seeds = [check_int("seed", s, lo=0) for s in seeds]
+        if not seeds:
+            raise ValueError("seeds must name at least one member")
+        self.seeds = tuple(seeds)
+        members = [init_member(s, d=d, n_head=n_head, n_out=n_out, dtype=dtype) for s in seeds]
+        for name in ("q", "k", "v", "o"):
+            stacked = torch.stack([m[name] for m in members]).to(device)  # (E, H, ., D)
+            self.register_parameter(name, nn.Parameter(stacked))
+
+    # ----------------------------------------------------------------------------------------- shapes
+    @property
+    def n_member(self) -> int:
+        return self.q.shape[0]
+
+    @property
+    def width(self) -> int:
+        """Token width ``D = d + N``."""
+        return self.d + self.n_out
+
+    def extra_repr(self) -> str:
+        return (f"kind={self.kind}, E={self.n_member}, H={self.n_head}, d={self.d}, N={self.n_out}, "
+                f"dtype={self.q.dtype}")
+
+    # --------------------------------------------------------------------------------------- circuits
+    def kq(self) -> torch.Tensor:
+        r""":math:`\mathrm{KQ}^{(h)} = K^{(h)\top}Q^{(h)}/\sqrt D`, shape ``(E, H, D, D)``."""
+        return self.k.transpose(-1, -2) @ self.q / math.sqrt(self.width)
+
+    def ov(self) -> torch.Tensor:
+        r""":math:`\mathrm{OV}^{(h)} = (O^{(h)}V^{(h)})^\top`, shape ``(E, H, D, N)``."""
+        return (self.o @ self.v).transpose(-1, -2)
+
+    # ---------------------------------------------------------------------------------------- forward
+    def _check_inputs(self, Z: torch.Tensor, xq: torch.Tensor) -> tuple[int, int, int]:
+        E, D, d = self.n_member, self.width, self.d
+        if Z.dim() != 4 or Z.shape[0] != E or Z.shape[3] != D:
+            raise ValueError(f"Z must have shape ({E}, B, L, {D}), got {tuple(Z.shape)}")
+        B, L = Z.shape[1], Z.shape[2]
+        if xq.shape != (E, B, d):
+            raise ValueError(f"xq must have shape ({E}, {B}, {d}), got {tuple(xq.shape)}")
+        return E, B, L
+
+    def _weights(self, s: torch.Tensor, L: int) -> torch.Tensor:
+        """Attention weights from scores ``s (E*B, H, L)``."""
+        if self.kind == "softmax":
+            return torch.softmax(s, dim=-1)
+        return s / L if self.kind == "linear-normalised" else s
+
+    def forward(self, Z: torch.Tensor, xq: torch.Tensor) -> torch.Tensor:
+        """Predictions ``(E, B, N)``; differentiable (autograd) and valid for any context length ``L``."""
+        E, B, L = self._check_inputs(Z, xq)
+        H, D, d, N = self.n_head, self.width, self.d, self.n_out
+        a = self.k.transpose(-1, -2) @ self.q[..., :d] / math.sqrt(D)  # (E, H, D, d): KQ acting on x_q
+        u = torch.bmm(xq, a.reshape(E, H * D, d).transpose(1, 2))  # (E, B, H*D): KQ z_q per head
+        Zf = Z.reshape(E * B, L, D)
+        s = torch.bmm(u.reshape(E * B, H, D), Zf.transpose(1, 2))  # (E*B, H, L) scores
+        p = self._weights(s, L)  # (E*B, H, L)
+        c = torch.bmm(p, Zf)  # (E*B, H, D) attended token per head
+        wt = (self.o @ self.v).permute(0, 2, 1, 3).reshape(E, N, H * D)  # (E, N, H*D): O V, heads stacked
+        return torch.bmm(c.reshape(E, B, H * D), wt.transpose(1, 2))  # (E, B, N)
+
+    @torch.no_grad()
+    def loss_and_grad(self, Z: torch.Tensor, xq: torch.Tensor, yq: torch.Tensor) -> torch.Tensor:
+        r"""Per-member MSE ``(E,)`` of the batch, with its gradient written into ``.grad`` (hand-written backward).
+
+        The loss of member ``e`` is :math:`\frac1{BN}\sum_{b,n}(\hat y_{ebn}-y_{ebn})^2`; the gradients are
+        those of ``loss.sum()``, i.e. every member gets the gradient of its own loss (members are independent).
+        """
+        E, B, L = self._check_inputs(Z, xq)
+        H, D, d, N = self.n_head, self.width, self.d, self.n_out
+        if yq.shape != (E, B, N):
+            raise ValueError(f"yq must have shape ({E}, {B}, {N}), got {tuple(yq.shape)}")
+        sc = 1.0 / math.sqrt(D)
+        q, k, v, o = self.q, self.k, self.v, self.o
+        qd = q[..., :d]  # (E, H, D, d) the query's zero slots never matter
+        a = (k.transpose(-1, -2) @ qd).mul_(sc)  # (E, H, D, d)
+        u = torch.bmm(xq, a.reshape(E, H * D, d).transpose(1, 2))  # (E, B, H*D)
+        Zf = Z.reshape(E * B, L, D)
+        s = torch.bmm(u.reshape(E * B, H, D), Zf.transpose(1, 2))  # (E*B, H, L)
+        p = self._weights(s, L)  # (E*B, H, L)
+        c = torch.bmm(p, Zf)  # (E*B, H, D)
+        ow = o @ v  # (E, H, N, D)
+        wt = ow.permute(0, 2, 1, 3).reshape(E, N, H * D)  # (E, N, H*D)
+        c2 = c.reshape(E, B, H * D)
+        r = torch.bmm(c2, wt.transpose(1, 2)) - yq  # (E, B, N) residual
+        loss = (r * r).mean(dim=(1, 2))  # (E,)
+        # backward, in reverse order of the forward
+        gy = r * (2.0 / (B * N))  # (E, B, N)
+        dw = torch.bmm(gy.transpose(1, 2), c2).reshape(E, N, H, D).transpose(1, 2)  # (E, H, N, D) d/d(OV)
+        gc = torch.bmm(gy, wt).reshape(E * B, H, D)  # (E*B, H, D)
+        gp = torch.bmm(gc, Zf.transpose(1, 2))  # (E*B, H, L)
+        if self.kind == "softmax":
+            gs = p * (gp - (p * gp).sum(dim=-1, keepdim=True))  # softmax Jacobian
+        else:
+            gs = gp / L if self.kind == "linear-normalised" else gp
+        gu = torch.bmm(gs, Zf).reshape(E, B, H * D)  # (E, B, H*D)
+        da = torch.bmm(gu.transpose(1, 2), xq).reshape(E, H, D, d).mul_(sc)  # (E, H, D, d) d/da, times 1/sqrt(D)
+        for par in (q, k, v, o):  # gradients are written in place, so their storage is stable across steps
+            if par.grad is None:
+                par.grad = torch.zeros_like(par)
+        q.grad[..., :d] = k @ da  # KQ = K^T Q / sqrt(D): dQ = K dKQ / sqrt(D), zero on the query's zero slots
+        q.grad[..., d:] = 0.0
+        torch.matmul(qd, da.transpose(-1, -2), out=k.grad)  # dK = Q dKQ^T / sqrt(D)
+        torch.matmul(o.transpose(-1, -2), dw, out=v.grad)  # OV^T = O V: dV = O^T dW, dO = dW V^T
+        torch.matmul(dw, v.transpose(-1, -2), out=o.grad)
+        return loss
+
+    # ------------------------------------------------------------------------------------ persistence
+    def member_state(self, e: int) -> dict[str, torch.Tensor]:
+        """Parameters of member ``e`` as ``{q, k, v, o}`` tensors without the ensemble axis (detached copies)."""
+        e = check_int("e", e, lo=0, hi=self.n_member - 1)
+        return {n: getattr(self, n)[e].detach().clone() for n in ("q", "k", "v", "o")}
+
+    @classmethod
+    def from_state(cls, state: dict[str, torch.Tensor], *, d: int, kind: str = "softmax",
+                   seeds: Sequence[int] | None = None) -> "EnsembleAttention":
+        """Rebuild a model from stacked ``q, k, v (E, H, D, D)``, ``o (E, H, N, D)`` tensors."""
+        for name in ("q", "k", "v", "o"):
+            if name not in state:
+                raise ValueError(f"state must hold q, k, v, o; missing {name!r}")
+        q = state["q"]
+        check_tensor("q", q, (None, None, None, None))
+        E, H, D, _ = q.shape
+        n_out = D - d
+        if n_out < 1:
+            raise ValueError(f"state has token width {D}, too small for d = {d}")
+        seeds = list(range(E)) if seeds is None else list(seeds)
+        model = cls(d=d, n_head=H, seeds=seeds, n_out=n_out, kind=kind, dtype=q.dtype, device=q.device)
+        with torch.no_grad():
+            for name in ("q", "k", "v", "o"):
+                check_tensor(name, state[name], tuple(getattr(model, name).shape))
+                getattr(model, name).copy_(state[name])
+        return model
+
+
+def tokens(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Tokens ``z_l = (x_l, y_l)``: ``x (..., L, d)`` and ``y (..., L)`` or ``(..., L, N)`` -> ``(..., L, d+N)``."""
+    if y.dim() == x.dim() - 1:
+        y = y.unsqueeze(-1)
+    return torch.cat([x, y.to(x.dtype)], dim=-1)

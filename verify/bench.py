@@ -1,0 +1,124 @@
+"""``icl-verify bench``: this package's trainer against the straightforward notebook-style trainer.
+
+Both train the paper's model on the same settings (d=5, L=40, H=4, batch 256, Adam lr 1e-3, float32) in one
+process, with the same CPU thread count, interleaved in rounds so that a slow patch of a shared machine
+hits both; each reported rate is the median over rounds of optimiser steps per second, excluding start-up
+(model construction, first steps, CUDA graph capture).
+
+Cases: ``single`` (one model) and ``ensemble-16`` (16 seeds: our batched ensemble against 16 sequential
+notebook runs; both counted in *model*-steps per second, so the baseline's rate is its single-run rate).
+Targets (issue 3): CPU single >= 8x, CPU ensemble-16 >= 4x, CUDA single >= 10,000 steps/s.
+The reduced-model numerics cases (issue 2: flow to t=1e4 under 1 s, Monte Carlo throughput) come from
+:mod:`verify.bench_reduced` and are listed under ``"numerics"`` in the JSON.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+
+TARGETS = {("cpu", "single"): ("ratio", 8.0), ("cpu", "ensemble-16"): ("ratio", 4.0),
+           ("cuda", "single"): ("ours_steps_per_s", 10_000.0)}
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser("bench", help="time this trainer against a notebook-style trainer (steps/s)")
+    p.add_argument("--json", action="store_true", help="print {\"cases\": [...]} as JSON")
+    p.add_argument("--device", default="cpu", help="cpu | cuda[:N] (default cpu)")
+    p.add_argument("--steps", type=int, default=600,
+                   help="timed steps of one model per round for our trainer (default 600; the baseline and the "
+                        "ensemble get fewer, scaled to similar wall time)")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (default 3)")
+    p.add_argument("--threads", type=int, default=1, help="CPU intra-op threads for both trainers, 0 = torch default "
+                                                          "(default 1)")
+    p.add_argument("--no-numerics", action="store_true",
+                   help="skip the reduced-model numerics cases (flow integration, Monte Carlo throughput)")
+    p.set_defaults(handler=run)
+    return p
+
+
+def _sync(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _rate(fn, steps: int, device: str, models: int = 1) -> float:
+    _sync(device)
+    t0 = time.perf_counter()
+    fn(steps)
+    _sync(device)
+    return models * steps / (time.perf_counter() - t0)
+
+
+def bench(device: str = "cpu", steps: int = 600, rounds: int = 3, threads: int = 1) -> list[dict]:
+    """Run the benchmark; returns the ``cases`` list (see the module docstring)."""
+    import torch
+
+    from numerics._validate import check_int
+    from numerics.baseline import NotebookRun
+    from numerics.trainer import TrainConfig, Trainer, check_device, cpu_threads
+
+    device = check_device(device)
+    steps = check_int("steps", steps, lo=10)
+    rounds = check_int("rounds", rounds, lo=1)
+    threads = check_int("threads", threads, lo=0)
+    base = dict(d=5, L=40, sigma2=0.1, n_head=4, batch=256, lr=1e-3, steps=10**9, device=device, threads=threads)
+    with cpu_threads(threads), torch.no_grad():
+        ours1 = Trainer(TrainConfig(**base, ensemble=1))
+        ours16 = Trainer(TrainConfig(**base, ensemble=16))
+        for tr in (ours1, ours16):
+            tr._advance(10)  # warm-up (and CUDA graph capture)
+    with cpu_threads(threads):
+        nb = NotebookRun(d=5, L=40, sigma2=0.1, n_head=4, batch=256, lr=1e-3, seed=0, device=device)
+        nb.train(10)
+        r_ours1, r_ours16, r_base = [], [], []
+        n_base = max(10, steps // 8)
+        n_ens = max(2, steps // 16)
+        for _ in range(rounds):
+            with torch.no_grad():
+                r_ours1.append(_rate(ours1._advance, steps, device))
+            r_base.append(_rate(nb.train, n_base, device))
+            with torch.no_grad():
+                r_ours16.append(_rate(ours16._advance, n_ens, device, models=16))
+    med = statistics.median
+    dev = "cuda" if device.startswith("cuda") else "cpu"
+    cases = []
+    for name, ours in (("single", med(r_ours1)), ("ensemble-16", med(r_ours16))):
+        b = med(r_base)
+        cases.append({"name": name, "device": dev, "ours_steps_per_s": round(ours, 1),
+                      "baseline_steps_per_s": round(b, 1), "ratio": round(ours / b, 2)})
+    return cases
+
+
+def run(args) -> int:
+    import torch
+
+    cases = bench(args.device, args.steps, args.rounds, args.threads)
+    threads = args.threads or torch.get_num_threads()
+    numerics = []
+    if not args.no_numerics:
+        from .bench_reduced import cases as numerics_cases
+
+        numerics = numerics_cases()
+    if args.json:
+        print(json.dumps({"cases": cases, "threads": threads, "numerics": numerics}))
+        return 0
+    print(f"icl-verify bench: d=5 L=40 H=4 batch=256 Adam, {threads} CPU thread(s), median of {args.rounds} rounds")
+    print(f"{'case':12s} {'device':6s} {'ours steps/s':>13s} {'baseline':>10s} {'ratio':>7s}  target")
+    for c in cases:
+        kind, goal = TARGETS.get((c["device"], c["name"]), (None, None))
+        if kind is None:
+            verdict = "-"
+        else:
+            ok = c[kind] >= goal
+            verdict = (f"{'met' if ok else 'MISSED'} ({'ratio' if kind == 'ratio' else 'steps/s'} >= {goal:g})")
+        print(f"{c['name']:12s} {c['device']:6s} {c['ours_steps_per_s']:13.0f} {c['baseline_steps_per_s']:10.0f} "
+              f"{c['ratio']:7.2f}  {verdict}")
+    print("ensemble rates are model-steps/s; the baseline runs the 16 seeds one after another", file=sys.stderr)
+    for c in numerics:
+        print(f"{c['name']}: ours {c['ours']:.4g} {c['unit']}, baseline {c['baseline']:.4g} {c['unit']}, "
+              f"ratio {c['ratio']:.3g} (target: {c['target']}; {c['note']})")
+    return 0
