@@ -40,6 +40,11 @@ def write_results(out: Path, profile: str, results: list[ClaimResult], meta: dic
     return path
 
 
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell (a bare ``|`` would split the cell)."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
 def _fmt(x) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
@@ -74,7 +79,7 @@ def write_report(out: Path, claims: list[Claim], results: list[ClaimResult], met
         ok = sum(c.passed for c in checks)
         stmt = by_id[r.id].statement if r.id in by_id else ""
         lines.append(f"| [{r.id}](#{r.id.lower()}) | **{r.verdict}** | {ok}/{len(checks)} | "
-                     f"{r.seconds:.1f} | {stmt} |")
+                     f"{r.seconds:.1f} | {_cell(stmt)} |")
     for r in results:
         c = by_id.get(r.id)
         lines += ["", f"## {r.id}", ""]
@@ -86,8 +91,8 @@ def write_report(out: Path, claims: list[Claim], results: list[ClaimResult], met
         if r.comparisons:
             lines += ["", "| check | kind | measured | predicted | tolerance | how | ok |", "|---|---|---|---|---|---|---|"]
             for row in r.comparisons:
-                lines.append(f"| {row.name} | {row.kind} | {_fmt(row.measured)} | {_fmt(row.predicted)} | "
-                             f"{_fmt(row.tolerance)} | {row.how} | {'info' if row.info else '✔' if row.passed else '✘'} |")
+                lines.append(f"| {_cell(row.name)} | {row.kind} | {_fmt(row.measured)} | {_fmt(row.predicted)} | "
+                             f"{_fmt(row.tolerance)} | {_cell(row.how)} | {'info' if row.info else '✔' if row.passed else '✘'} |")
         for note in r.notes:
             if note.startswith("traceback"):
                 lines += ["", "```", note, "```"]

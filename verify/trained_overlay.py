@@ -27,6 +27,10 @@ import math
 
 import numpy as np
 
+from numerics.ode import integrate_flow
+from theory.flow import flow_jacobian, flow_rhs
+from theory.mean_field import approx_loss
+
 from . import style
 from .claims.h2 import eta_star, eta_tolerance
 from .registry import RunContext
@@ -63,15 +67,6 @@ def _stages(t: np.ndarray, loss: np.ndarray, om_abs: np.ndarray) -> dict:
 
 def add_trained_overlay(params, ctx: RunContext, result: ClaimResult) -> None:
     """Train (or reuse) the H=2 and H=4 ensembles and add the overlay rows, notes and figure to ``result``."""
-    from numerics.ode import integrate_flow
-    from theory.mean_field import approx_loss
-    from theory.flow import flow_rhs
-
-    try:
-        from theory.flow import flow_jacobian
-    except ImportError:  # pragma: no cover
-        flow_jacobian = None
-
     d, L, s2 = int(params["d"]), int(params["L"]), float(params["sigma2"])
     prob = {"d": d, "L": L, "sigma2": s2}
     tp = {**training_params(ctx.profile), **prob}
@@ -87,7 +82,7 @@ def add_trained_overlay(params, ctx: RunContext, result: ClaimResult) -> None:
         om, mu = tr["omega"], tr["mu"]  # (T0, E, H)
         E = om.shape[1]
         rhs = flow_rhs(H, **prob)
-        jac = flow_jacobian(H, **prob) if flow_jacobian is not None else None
+        jac = flow_jacobian(H, **prob)
         t_grid = np.unique(np.concatenate([[0.0], np.geomspace(1e-2, t_end, 400)]))
         order_tr, order_fl, kappas, etas, zss, split_agree, runs = [], [], [], [], [], [], []
         for e in range(E):

@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from numerics.patterns import circuits, patterns
+from theory.mean_field import single_head_optimum, small_omega_infimum
 
 from .. import style
 from ..registry import RunContext, claim
@@ -30,9 +31,8 @@ MIN_FRACTION = 0.9
 
 
 def loss_levels(d: int, L: int, sigma2: float) -> tuple[float, float]:
-    """Multi-head and single-head optima of the approximate loss (SPEC 3.1)."""
-    a = d / L * (1 + sigma2)
-    return sigma2 + a / (1 + a), sigma2 + math.e * a / (1 + math.e * a)
+    """Multi-head infimum and single-head optimum of the approximate loss (SPEC 3.1, :mod:`theory.mean_field`)."""
+    return small_omega_infimum(d=d, L=L, sigma2=sigma2), single_head_optimum(d=d, L=L, sigma2=sigma2)[2]
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:

@@ -23,6 +23,7 @@ import math
 import numpy as np
 
 from numerics.patterns import circuits, omega_spread, patterns
+from theory.mean_field import eta_star as theory_eta_star
 
 from .. import style
 from ..registry import RunContext, claim
@@ -33,12 +34,8 @@ DELTA_RISK = 0.002
 
 
 def eta_star(d: int, L: int, sigma2: float) -> float:
-    """:math:`\\eta^* = 1/(1+cd)`, :math:`c=(1+\\sigma^2)/L` (SPEC 3.1), from :mod:`theory.mean_field` when present."""
-    try:
-        from theory.mean_field import eta_star as th
-    except ImportError:  # pragma: no cover - the foundation issue provides it
-        return 1.0 / (1.0 + d * (1.0 + sigma2) / L)
-    return th(d=d, L=L, sigma2=sigma2)
+    """:math:`\\eta^* = 1/(1+cd)`, :math:`c=(1+\\sigma^2)/L` (SPEC 3.1)."""
+    return theory_eta_star(d=d, L=L, sigma2=sigma2)
 
 
 def eta_tolerance(d: int, L: int, sigma2: float, delta: float = DELTA_RISK) -> float:

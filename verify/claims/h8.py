@@ -23,6 +23,7 @@ import numpy as np
 
 from numerics.patterns import circuits, patterns
 from numerics.trainer import evaluate_many
+from theory.risks import dgd_risk
 
 from .. import style
 from ..registry import RunContext, claim
@@ -50,8 +51,6 @@ DGD_GAP = 0.02
        paper={"heads": HEADS, **training_params("paper"), "L_eval": L_EVAL, "n_eval": 100_000, "linear_heads": 1,
               "dgd_gap": DGD_GAP, "ref_tol": 0.02})
 def check_h8(params, ctx: RunContext, result: ClaimResult) -> None:
-    from theory.risks import dgd_risk
-
     d, s2 = int(params["d"]), float(params["sigma2"])
     Ls = tuple(int(x) for x in params["L_eval"])
     n = int(params["n_eval"])
