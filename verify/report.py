@@ -8,6 +8,8 @@ import platform
 from datetime import datetime, timezone
 from pathlib import Path
 
+from numerics.checkpoint import atomic_write_bytes
+
 from .registry import Claim
 from .result import ClaimResult
 
@@ -22,12 +24,8 @@ KIND_LEGEND = {
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and ``os.replace`` (never a half-written file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    """Write ``text`` to ``path`` atomically (temporary file, fsync, rename): never a half-written file."""
+    atomic_write_bytes(path, text.encode())
 
 
 def results_json(profile: str, results: list[ClaimResult], meta: dict) -> dict:
