@@ -20,8 +20,8 @@ class ReducedAttention(torch.nn.Module):
     def __init__(self, omega, mu, dtype: torch.dtype = torch.float64):
         super().__init__()
         omega, mu = check_heads(omega, mu)
-        self.omega = torch.nn.Parameter(torch.as_tensor(omega, dtype=dtype))
-        self.mu = torch.nn.Parameter(torch.as_tensor(mu, dtype=dtype))
+        self.omega = torch.nn.Parameter(torch.tensor(omega, dtype=dtype))  # a copy: never alias the caller's array
+        self.mu = torch.nn.Parameter(torch.tensor(mu, dtype=dtype))
 
     def forward(self, x, y, xq):  # (n, L, d), (n, L), (n, d) -> (n,)
         s = torch.einsum("nld,nd->nl", x, xq)

@@ -110,3 +110,12 @@ def test_ten_million_prompts_in_bounded_memory():
     mean, se, rss_kb = float(out[0]), float(out[1]), int(out[2])
     assert rss_kb < 2 * 2**20, f"peak RSS {rss_kb / 2**20:.2f} GB"
     assert abs(mean - 0.2432) <= Z * math.hypot(se, 0.0003)
+
+
+def test_reduced_model_training_copies_its_start_and_runs_on_the_flow_time_axis():
+    from numerics.reduced_model import ReducedTrainConfig, train_reduced
+
+    omega0, mu0 = np.array([0.02, -0.02]), np.array([0.02, -0.02])
+    t, om, mu = train_reduced(omega0, mu0, ReducedTrainConfig(lr=0.05, steps=20, batch=256, record_every=10))
+    assert omega0.tolist() == [0.02, -0.02] and mu0.tolist() == [0.02, -0.02]  # the caller's arrays are untouched
+    assert t.tolist() == [0.0, 0.5, 1.0] and om.shape == (3, 2) and mu.shape == (3, 2)

@@ -30,10 +30,12 @@ REFERENCE_PEAK = 0.58
                  "reduced model.",
        quick={"d": 5, "L": 40, "sigma2": 0.1, "t_end": 1e4, "start": 1e-3, "random_heads": 4, "refined_from_omega": 0.2,
               "gd_lrs": (0.2, 0.1, 0.05, 0.025), "gd_window": 10.0,
-              "train_lr": 0.05, "train_steps": 300, "train_batch": 2048, "trained_full": True},
+              "train_lr": 0.05, "train_steps": 160, "train_batch": 2048, "train_start": 0.02, "train_seeds": 4,
+              "trained_full": True},
        paper={"d": 5, "L": 40, "sigma2": 0.1, "t_end": 1e4, "start": 1e-3, "random_heads": 4, "refined_from_omega": 0.2,
               "gd_lrs": (0.1, 0.05, 0.025, 0.0125), "gd_window": 10.0,
-              "train_lr": 0.02, "train_steps": 1000, "train_batch": 16384, "trained_full": True})
+              "train_lr": 0.02, "train_steps": 400, "train_batch": 16384, "train_start": 0.02, "train_seeds": 8,
+              "trained_full": True})
 def check_h4(p, ctx: RunContext, result: ClaimResult) -> None:
     d, L, s2 = int(p["d"]), int(p["L"]), float(p["sigma2"])
     prob = {"d": d, "L": L, "sigma2": s2}
@@ -111,13 +113,19 @@ def check_h4(p, ctx: RunContext, result: ClaimResult) -> None:
     yr = rng.normal(0, p["start"], 2 * H)
     lam_plus = float(max(linearisation_expr(H)["common_mode"],
                          key=lambda e: float(e.subs(c_sym, (1 + s2) / L))).subs(c_sym, (1 + s2) / L))
-    tw = np.linspace(1.5, 4.0, 26)
-    sol_r = integrate_flow(rhs_h, yr, 4.0, jac=jac_h, t_eval=tw)
-    mu_r = sol_r.y[:, H:]
-    ratio = np.abs(mu_r.sum(1)) / np.linalg.norm(mu_r - mu_r.mean(1, keepdims=True), axis=1)
-    slope = float(np.polyfit(tw, np.log(ratio), 1)[0])
-    result.add(within("common-mode decay rate (linear stage)", -slope, 1 - lam_plus, 0.05 * (1 - lam_plus),
-                      "5% of the predicted 1 - lambda_+ (nonlinear terms are O(|y|^2) ~ 1e-3 here)", kind="ode"))
+    # Growing-mode amplitudes of the linearisation (left eigenvectors, so no transient from the decaying
+    # modes): common mode g_c = mean(omega) + lambda_+ mean(mu) ~ e^{lambda_+ t}, zero-sum mode
+    # g_zs = |P(omega + mu)| ~ e^{t} (P removes the mean). Their ratio decays like e^{-(1 - lambda_+) t}.
+    tw = np.linspace(0.5, 3.0, 26)
+    sol_r = integrate_flow(rhs_h, yr, 3.0, jac=jac_h, t_eval=tw)
+    om_r, mu_r = sol_r.y[:, :H], sol_r.y[:, H:]
+    g_c = np.abs(om_r.mean(1) + lam_plus * mu_r.mean(1))
+    zs = om_r + mu_r
+    g_zs = np.linalg.norm(zs - zs.mean(1, keepdims=True), axis=1)
+    slope = float(np.polyfit(tw, np.log(g_c / g_zs), 1)[0])
+    result.add(within("common-mode decay rate relative to the zero-sum mode (linear stage)", -slope, 1 - lam_plus,
+                      0.01 * (1 - lam_plus), "1% of the predicted 1 - lambda_+; |y| <= 0.03 here, so the nonlinear "
+                      "terms (O(|y|^2)) are far below that", kind="ode"))
 
     # 3. random H-head start to the long-time limit: common |omega|, mixed signs, zero-sum, eta*
     sol_l = integrate_flow(rhs_h, yr, p["t_end"], jac=jac_h, t_eval=np.geomspace(1e-2, p["t_end"], 300))
@@ -147,22 +155,39 @@ def check_h4(p, ctx: RunContext, result: ClaimResult) -> None:
     result.add(within("discrete GD -> flow: convergence order", order, 1.0, 0.15,
                       "fitted log-log slope of the error at t=10 against lr (Euler is order 1)", kind="ode"))
 
-    # 5. torch training of the reduced model on fresh Monte Carlo batches, same time axis
-    cfg = ReducedTrainConfig(d=d, L=L, sigma2=s2, lr=float(p["train_lr"]), steps=int(p["train_steps"]),
-                             batch=int(p["train_batch"]), seed=ctx.seed, record_every=5)
-    ts, om_t, mu_t = train_reduced(y0[:2], y0[2:], cfg, device=ctx.device, progress=ctx.progress)
-    flow_on_ts = sol.sol(ts).T
-    t_half_flow = _crossing(ts, np.abs(flow_on_ts[:, 0]), 0.5 * w_peak)
-    t_half_train = _crossing(ts, np.abs(om_t[:, 0]), 0.5 * w_peak)
-    result.add(within("trained reduced model: time omega reaches half its flow peak", t_half_train, t_half_flow,
-                      0.1 * t_half_flow, "10% of the flow's time (the flow uses L~, training the true loss; "
-                      "SPEC 3.5 puts their gap at ~9%)", kind="trained"))
+    # 5. torch training of the reduced model on fresh Monte Carlo batches, same time axis. It starts at
+    # ±train_start, where the gradient dominates the minibatch noise (from ±1e-3 the escape time is set by
+    # noise: its spread over seeds is ~5%), and is compared with the flow from the same point.
+    y_tr = np.array([p["train_start"], -p["train_start"], p["train_start"], -p["train_start"]])
+    sol_tr = integrate_flow(rhs, y_tr, float(p["train_steps"]) * float(p["train_lr"]), jac=jac)
+    runs = []
+    for k in range(int(p["train_seeds"])):
+        cfg = ReducedTrainConfig(d=d, L=L, sigma2=s2, lr=float(p["train_lr"]), steps=int(p["train_steps"]),
+                                 batch=int(p["train_batch"]), seed=ctx.seed * 1000 + k, record_every=2)
+        runs.append(train_reduced(y_tr[:2], y_tr[2:], cfg, device=ctx.device, progress=ctx.progress))
+    ts = runs[0][0]
+    flow_tr = sol_tr.sol(ts).T
+    t_half_flow = _crossing(ts, np.abs(flow_tr[:, 0]), 0.5 * w_peak)
+    halves = np.array([_crossing(ts, np.abs(om[:, 0]), 0.5 * w_peak) for _, om, _ in runs])
+    t_half, t_half_se = float(np.mean(halves)), float(np.std(halves, ddof=1) / np.sqrt(halves.size))
+    result.add(
+        within("trained reduced model: time omega reaches half the flow's peak (mean over seeds)", t_half,
+               t_half_flow, 0.1 * t_half_flow,
+               "10% of the flow's time: tests the time unit t = lr*steps (a factor 2 would show as 100%); the flow "
+               "follows L~ while training follows the true loss, which SPEC 3.5 puts ~9% apart", kind="trained"),
+        reported("trained reduced model: relative time offset in seed SEs", (t_half - t_half_flow) / t_half_se,
+                 f"{halves.size} seeds, SE {t_half_se:.3f}: the offset is systematic (L~ vs the true loss), not noise",
+                 kind="trained"),
+    )
+    om_t, mu_t = runs[0][1], runs[0][2]
     result.notes.append(
         f"Flow (ODE of L~): stages at t={t1:.2f} and t={t2:.2f}, omega peaks at {w_peak:.3f} (t={t_peak:.2f}); "
         f"at t={p['t_end']:.0f}: omega={end[0]:.4f}, mu={end[2]:.4f}, loss={losses[-1]:.4f}. "
-        f"Torch reduced model (SGD on fresh batches of {cfg.batch}, lr={cfg.lr}): omega peak "
-        f"{np.abs(om_t[:, 0]).max():.3f} — the true loss favours a larger omega than L~ (SPEC 3.5).")
-    result.figures.append(_figure(ctx, sol, losses, (t1, t2), ts, om_t, mu_t))
+        f"Torch reduced model (SGD on fresh batches of {cfg.batch}, lr={cfg.lr}, from ±{p['train_start']}, "
+        f"{halves.size} seeds): half-peak time {t_half:.3f} ± {t_half_se:.3f} vs the flow's {t_half_flow:.3f}; omega "
+        f"peak {np.abs(om_t[:, 0]).max():.3f} vs {np.abs(flow_tr[:, 0]).max():.3f} — the true loss favours a larger "
+        f"omega than L~ (SPEC 3.5).")
+    result.figures.append(_figure(ctx, sol, losses, (t1, t2), ts, om_t, mu_t, flow_tr))
     if p.get("trained_full"):
         try:
             from ..trained_overlay import add_trained_overlay
@@ -181,7 +206,7 @@ def _crossing(t: np.ndarray, y: np.ndarray, level: float) -> float:
     return float(t[i - 1] + (level - y[i - 1]) * (t[i] - t[i - 1]) / (y[i] - y[i - 1]))
 
 
-def _figure(ctx, sol, losses, stages, ts, om_t, mu_t) -> str:
+def _figure(ctx, sol, losses, stages, ts, om_t, mu_t, flow_tr) -> str:
     fig, axes = style.figure(ncols=3, width=3.8)
     t = sol.t
     for ax, (label, y) in zip(axes[0], ((r"$\omega_1$", sol.y[:, 0]), (r"$\mu_1$", sol.y[:, 2]),
@@ -193,8 +218,10 @@ def _figure(ctx, sol, losses, stages, ts, om_t, mu_t) -> str:
         ax.set_xscale("symlog", linthresh=10)
         ax.set_xlabel("$t$ (lr × steps)")
         ax.set_ylabel(label)
-    axes[0][0].plot(ts, om_t[:, 0], "o", ms=2.5, color=style.COLORS[1], label="torch reduced model (SGD, trained)")
-    axes[0][1].plot(ts, mu_t[:, 0], "o", ms=2.5, color=style.COLORS[1])
+    axes[0][0].plot(ts, flow_tr[:, 0], "-", color=style.COLORS[2], lw=1.2, label="flow from the training start (theory)")
+    axes[0][1].plot(ts, flow_tr[:, 2], "-", color=style.COLORS[2], lw=1.2)
+    axes[0][0].plot(ts[::3], om_t[::3, 0], "o", ms=2.5, color=style.COLORS[1], label="torch reduced model (SGD, trained)")
+    axes[0][1].plot(ts[::3], mu_t[::3, 0], "o", ms=2.5, color=style.COLORS[1])
     axes[0][0].legend(loc="upper right", fontsize=7)
     axes[0][2].set_yscale("log")
     fig.suptitle("H4: three stages of the reduced gradient flow (grey: slow growth, orange: fast drop, blue: drift)",
