@@ -57,9 +57,9 @@ def draw_grid(rng: np.random.Generator, n_points: int, *, omega_max: float, mu_c
                  "softmax-normalisation terms is within 2% of Monte Carlo at the paper point, and over a random "
                  "grid (d in [2,20], L in [10,200], sigma2 in [0,1], |omega| <= 0.3, H in 1..4) its median "
                  "relative error is at most a third of L~'s.",
-       quick={"n_points": 24, "n_prompts": 40_000, "paper_prompts": 200_000, "omega_max": 0.3, "mu_cap": 20.0,
+       quick={"n_points": 128, "n_prompts": 20_000, "paper_prompts": 200_000, "omega_max": 0.3, "mu_cap": 20.0,
               "target": 0.02, "ratio": 3.0},
-       paper={"n_points": 120, "n_prompts": 400_000, "paper_prompts": 2_000_000, "omega_max": 0.3,
+       paper={"n_points": 512, "n_prompts": 100_000, "paper_prompts": 2_000_000, "omega_max": 0.3,
               "mu_cap": 20.0, "target": 0.02, "ratio": 3.0})
 def check_h3(p, ctx: RunContext, result: ClaimResult) -> None:
     seed0 = 10_000 * ctx.seed
@@ -121,6 +121,9 @@ def check_h3(p, ctx: RunContext, result: ClaimResult) -> None:
     med_lt, med_ref, med_ref1 = float(np.median(err_lt)), float(np.median(err_ref)), float(np.median(err_ref1))
     med_se = float(np.median(seg / mcg))
     ratio = float(p["ratio"])
+    boot = np.random.default_rng(ctx.seed + 1).integers(0, len(pts), (2000, len(pts)))
+    boot_ratio = np.median(err_lt[boot], axis=1) / np.median(err_ref[boot], axis=1)
+    boot_lo, boot_hi = (float(v) for v in np.quantile(boot_ratio, [0.025, 0.975]))
     result.add(
         at_most("grid: median |rel. error| of refined", med_ref, med_lt / ratio,
                 f"at most 1/{ratio:g} of L~'s median |rel. error| ({med_lt:.4f}); {len(pts)} points",
@@ -128,6 +131,10 @@ def check_h3(p, ctx: RunContext, result: ClaimResult) -> None:
         at_most("grid: median relative SE of Monte Carlo", med_se, med_lt / 10,
                 "MC noise far below L~'s error, so the ratio compares the forms, not the noise", kind="monte-carlo"),
         reported("grid: median |rel. error| of L~", med_lt, "reference for the row above"),
+        reported("grid: ratio of medians (L~ / refined)", med_lt / med_ref,
+                 f"95% bootstrap interval over the grid points [{boot_lo:.1f}, {boot_hi:.1f}]: the refined error is "
+                 "tiny inside the expansion's regime and large outside, so the median sits near that edge and the "
+                 "ratio varies strongly from grid to grid"),
         reported("grid: median |rel. error| of refined O(1/L)", med_ref1, "first-order truncation, for comparison"),
         reported("grid: share of points where refined beats L~", float(np.mean(err_ref < err_lt)),
                  "fraction of grid points"),
