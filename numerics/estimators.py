@@ -67,11 +67,16 @@ def reduced_attention_predict(x, y, xq, *, omega, mu) -> torch.Tensor:
     """
     _check(x, y, xq)
     omega, mu = check_heads(omega, mu)
-    om = torch.as_tensor(omega, dtype=x.dtype, device=x.device)  # (H,)
-    m = torch.as_tensor(mu, dtype=x.dtype, device=x.device)  # (H,)
+    return softmax_heads(x, y, xq, torch.as_tensor(omega, dtype=x.dtype, device=x.device),
+                         torch.as_tensor(mu, dtype=x.dtype, device=x.device))
+
+
+def softmax_heads(x, y, xq, omega: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
+    """The forward of :func:`reduced_attention_predict` on tensors ``omega, mu (H,)``, unchecked and
+    differentiable (the trainable :class:`numerics.reduced_model.ReducedAttention` calls it)."""
     s = torch.einsum("nld,nd->nl", x, xq)  # (n, L)
-    w = torch.softmax(om[None, :, None] * s[:, None, :], dim=-1)  # (n, H, L)
-    return torch.einsum("nhl,nl,h->n", w, y, m)
+    w = torch.softmax(omega[None, :, None] * s[:, None, :], dim=-1)  # (n, H, L)
+    return torch.einsum("nhl,nl,h->n", w, y, mu)
 
 
 def gd_steps_predict(x, y, xq, *, eta: float, steps: int) -> torch.Tensor:

@@ -23,27 +23,36 @@ CHUNK_BYTES = 64 * 2**20
 
 
 class RunningMean:
-    """Streaming mean and variance (Chan et al.), float64 on the host."""
+    """Streaming mean and variance over the last axis (Chan et al.), float64 on the host.
+
+    ``update(values)`` takes a tensor ``(..., k)`` of ``k`` new draws; the leading shape (e.g. one entry per
+    ensemble member) is kept, so ``mean`` and ``stderr`` are floats for scalar streams and arrays otherwise.
+    """
 
     def __init__(self):
-        self.n, self.mean, self.m2 = 0, 0.0, 0.0
+        self.n, self._mean, self._m2 = 0, np.zeros(()), np.zeros(())
 
     def update(self, values: torch.Tensor) -> None:
-        v = values.detach().to(torch.float64)
-        k = v.numel()
+        v = values.detach().to(torch.float64).cpu().numpy()
+        k = v.shape[-1] if v.ndim else 1
         if k == 0:
             return
-        mean_b = float(v.mean())
-        m2_b = float(((v - mean_b) ** 2).sum())
-        delta = mean_b - self.mean
+        mean_b = v.mean(-1)
+        m2_b = ((v - mean_b[..., None]) ** 2).sum(-1) if v.ndim else np.zeros(())
+        delta = mean_b - self._mean
         tot = self.n + k
-        self.mean += delta * k / tot
-        self.m2 += m2_b + delta**2 * self.n * k / tot
+        self._mean = self._mean + delta * k / tot
+        self._m2 = self._m2 + m2_b + delta**2 * self.n * k / tot
         self.n = tot
 
     @property
-    def stderr(self) -> float:
-        return math.sqrt(self.m2 / (self.n - 1) / self.n) if self.n > 1 else float("inf")
+    def mean(self):
+        return float(self._mean) if self._mean.ndim == 0 else self._mean.copy()
+
+    @property
+    def stderr(self):
+        se = np.sqrt(self._m2 / (self.n - 1) / self.n) if self.n > 1 else np.full(self._mean.shape, np.inf)
+        return float(se) if np.ndim(se) == 0 else se
 
 
 def chunk_size(*, d: int, L: int, n_head: int = 1, itemsize: int = 8, budget: int = CHUNK_BYTES) -> int:
@@ -52,26 +61,42 @@ def chunk_size(*, d: int, L: int, n_head: int = 1, itemsize: int = 8, budget: in
     return max(1, budget // per_prompt)
 
 
-def mc_risk(predict: Predictor, *, d: int, L: int, sigma2: float, n_prompts: int, seed: int,
-            device: str = "cpu", dtype: torch.dtype = torch.float64, chunk: int | None = None,
-            sampler: Callable[..., Prompts] = sample_linear, progress: bool = False) -> tuple[float, float]:
-    """Monte Carlo risk ``(mean, stderr)`` of ``predict`` over ``n_prompts`` prompts of SPEC 1.1."""
+def mc_losses(losses: Callable[[Prompts], dict], *, d: int, L: int, sigma2: float, n_prompts: int, seed: int,
+              device: str = "cpu", dtype: torch.dtype = torch.float64, chunk: int | None = None,
+              sampler: Callable[..., Prompts] = sample_linear, progress: bool = False) -> dict:
+    """Monte Carlo means of several per-prompt quantities on one shared stream of prompts (common random numbers).
+
+    ``losses(prompts)`` returns ``{name: tensor (..., k)}`` for a chunk of ``k`` prompts (a leading shape, e.g. one
+    row per ensemble member, is kept). Returns ``{name: (mean, stderr)}``; paired differences of two estimators on
+    the same prompts are just one more entry, with a far smaller standard error than either alone.
+    """
     d, L, sigma2 = check_problem(d, L, sigma2)
     n_prompts = check_int("n_prompts", n_prompts, lo=2)
     chunk = chunk_size(d=d, L=L) if chunk is None else check_int("chunk", chunk, lo=1)
     gen = make_generator(seed, device)
-    acc = RunningMean()
+    acc: dict[str, RunningMean] = {}
     bar = _bar(n_prompts, progress)
+    done = 0
     with torch.no_grad():
-        while acc.n < n_prompts:
-            k = min(chunk, n_prompts - acc.n)
-            p = sampler(k, d=d, L=L, sigma2=sigma2, generator=gen, dtype=dtype)
-            acc.update((p.yq - predict(p.x, p.y, p.xq)) ** 2)
+        while done < n_prompts:
+            k = min(chunk, n_prompts - done)
+            for name, v in losses(sampler(k, d=d, L=L, sigma2=sigma2, generator=gen, dtype=dtype)).items():
+                acc.setdefault(name, RunningMean()).update(v)
+            done += k
             if bar is not None:
                 bar.update(k)
     if bar is not None:
         bar.close()
-    return acc.mean, acc.stderr
+    return {name: (a.mean, a.stderr) for name, a in acc.items()}
+
+
+def mc_risk(predict: Predictor, *, d: int, L: int, sigma2: float, n_prompts: int, seed: int,
+            device: str = "cpu", dtype: torch.dtype = torch.float64, chunk: int | None = None,
+            sampler: Callable[..., Prompts] = sample_linear, progress: bool = False) -> tuple[float, float]:
+    """Monte Carlo risk ``(mean, stderr)`` of ``predict`` over ``n_prompts`` prompts of SPEC 1.1."""
+    return mc_losses(lambda p: {"risk": (p.yq - predict(p.x, p.y, p.xq)) ** 2}, d=d, L=L, sigma2=sigma2,
+                     n_prompts=n_prompts, seed=seed, device=device, dtype=dtype, chunk=chunk, sampler=sampler,
+                     progress=progress)["risk"]
 
 
 def reduced_attention_risk(omega, mu, *, d: int, L: int, sigma2: float, n_prompts: int, seed: int,

@@ -12,6 +12,7 @@ import torch
 
 from ._validate import check_float, check_heads, check_int, check_problem
 from .data import make_generator, sample_linear
+from .estimators import softmax_heads
 
 
 class ReducedAttention(torch.nn.Module):
@@ -24,9 +25,7 @@ class ReducedAttention(torch.nn.Module):
         self.mu = torch.nn.Parameter(torch.tensor(mu, dtype=dtype))
 
     def forward(self, x, y, xq):  # (n, L, d), (n, L), (n, d) -> (n,)
-        s = torch.einsum("nld,nd->nl", x, xq)
-        w = torch.softmax(self.omega[None, :, None] * s[:, None, :], dim=-1)  # (n, H, L)
-        return torch.einsum("nhl,nl,h->n", w, y, self.mu)
+        return softmax_heads(x, y, xq, self.omega, self.mu)
 
 
 @dataclass(frozen=True)

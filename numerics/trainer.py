@@ -37,7 +37,8 @@ import torch
 from . import checkpoint as ck
 from ._validate import check_float, check_int, check_problem
 from .attention import EnsembleAttention, check_kind
-from .data import make_generator, sample_linear
+from .data import make_generator
+from .montecarlo import mc_losses
 from .patterns import Patterns, circuits, patterns
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -500,28 +501,19 @@ def evaluate_many(models: Sequence[EnsembleAttention], *, L: int, sigma2: float,
     if chunk is None:  # about 2^24 floats of attention weights and tokens per chunk
         width = max(m.n_member * (3 * m.n_head + d + 1) for m in models)
         chunk = max(64, min(8192, 2**24 // (L * width)))
-    gen = make_generator(seed, dev)
-    sums = [(torch.zeros(m.n_member, dtype=torch.float64, device=dev),
-             torch.zeros(m.n_member, dtype=torch.float64, device=dev)) for m in models]
-    done = 0
-    while done < n_prompts:
-        k = min(chunk, n_prompts - done)
-        p = sample_linear(k, d=d, L=L, sigma2=sigma2, generator=gen)
+
+    def losses(p):
         Z64 = torch.cat([p.x, p.y.unsqueeze(-1)], -1)  # (k, L, d+1)
-        for m, (s1, s2) in zip(models, sums):
-            E, dtype = m.n_member, m.q.dtype
+        out = {}
+        for i, m in enumerate(models):
+            E, k, dtype = m.n_member, p.x.shape[0], m.q.dtype
             Z = Z64.to(dtype).unsqueeze(0).expand(E, k, L, d + 1)
             pred = m(Z, p.xq.to(dtype).unsqueeze(0).expand(E, k, d))[..., 0].double()  # (E, k)
-            r2 = (pred - p.yq.unsqueeze(0)) ** 2
-            s1 += r2.sum(-1)
-            s2 += (r2 * r2).sum(-1)
-        done += k
-    out = []
-    for s1, s2 in sums:
-        mean = s1 / n_prompts
-        var = (s2 / n_prompts - mean**2).clamp_min(0) * n_prompts / (n_prompts - 1)
-        out.append((mean.cpu().numpy(), (var / n_prompts).sqrt().cpu().numpy()))
-    return out
+            out[i] = (pred - p.yq.unsqueeze(0)) ** 2
+        return out
+
+    res = mc_losses(losses, d=d, L=L, sigma2=sigma2, n_prompts=n_prompts, seed=seed, device=dev, chunk=chunk)
+    return [(np.asarray(res[i][0]), np.asarray(res[i][1])) for i in range(len(models))]
 
 
 def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool = True,

@@ -16,8 +16,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 # Tests are many small tensor ops: more threads only add overhead on a 2-core runner.
 torch.set_num_threads(1)
 
-#: z for |Monte Carlo mean - exact| <= Z * SE (STYLE.md 3): a false alarm about once in 16,000 checks.
-Z = 4.0
+from verify.result import Z  # noqa: E402,F401  (the one z for |Monte Carlo mean - exact| <= Z * SE)
 
 
 @pytest.fixture

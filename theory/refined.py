@@ -54,7 +54,8 @@ import sympy as sp
 from sympy.utilities.iterables import multiset_partitions
 
 from ._validate import check_heads, check_int, check_problem
-from .symbols import L, d, head_symbols, q, s, sigma2
+from .mean_field import gaussian_moment_expr
+from .symbols import L, d, head_symbols, q, sigma2
 
 omega_a, omega_b = sp.symbols("omega_a omega_b", real=True)  # the two heads of a pair kernel
 alpha, eta_sym = sp.Symbol("alpha", real=True), sp.Symbol("eta", real=True)
@@ -69,9 +70,9 @@ Feature = tuple[int, sp.Expr, sp.Expr]
 # ---------------------------------------------------------------- ingredients (sympy integrals)
 @lru_cache(maxsize=None)
 def score_mgf_expr() -> sp.Expr:
-    r""":math:`\mathbb E[e^{\lambda s}\mid q] = e^{\lambda^2 q/2}` for :math:`s\sim\mathcal N(0,q)`, integrated by sympy."""
-    dens = sp.exp(-s**2 / (2 * q)) / sp.sqrt(2 * sp.pi * q)
-    return sp.simplify(sp.integrate(sp.exp(_lam * s) * dens, (s, -sp.oo, sp.oo), conds="none"))
+    r""":math:`\mathbb E[e^{\lambda s}\mid q] = e^{\lambda^2 q/2}` for :math:`s\sim\mathcal N(0,q)`: the Gaussian integral
+    of :func:`theory.mean_field.gaussian_moment_expr` at variance :math:`q`."""
+    return gaussian_moment_expr(0).subs(sp.Symbol("v", real=True), q)  # its lambda is this module's _lam
 
 
 @lru_cache(maxsize=None)

@@ -11,10 +11,13 @@ from typing import Any, Callable
 import sympy as sp
 
 
-def _call(module: str, name: str, with_heads: bool) -> Callable[[int], Any]:
+def _call(module: str, name: str, with_heads: bool, *args, pick: tuple[str, ...] | None = None
+          ) -> Callable[[int], Any]:
+    """A lazy builder: ``module.name(n_head, *args)`` (or ``module.name(*args)``); ``pick`` names a tuple result."""
     def build(n_head: int):
         fn = getattr(importlib.import_module(module), name)
-        return fn(n_head) if with_heads else fn()
+        out = fn(n_head, *args) if with_heads else fn(*args)
+        return dict(zip(pick, out)) if pick else out
     return build
 
 
@@ -23,9 +26,10 @@ DERIVATIONS: dict[str, tuple[str, Callable[[int], Any]]] = {
              _call("theory.mean_field", "approx_loss_expr", True)),
     "loss-matrix": ("the same loss in matrix form with c = (1+sigma2)/L",
                     _call("theory.mean_field", "approx_loss_matrix_expr", True)),
-    "kernels": ("the Gaussian-integral kernels b(omega) and A(omega, omega') behind L~",
-                lambda h: {"b": importlib.import_module("theory.mean_field").cross_term_expr(),
-                           "A": importlib.import_module("theory.mean_field").pair_term_expr()}),
+    "kernels": ("the Gaussian-integral kernel A(omega, omega') behind L~ (b(omega) = omega: `derive kernel-b`)",
+                _call("theory.mean_field", "pair_term_expr", False)),
+    "kernel-b": ("the Gaussian-integral kernel b(omega) = E[y_q yhat_h] behind L~",
+                 _call("theory.mean_field", "cross_term_expr", False)),
     "optimal-mu": ("mu*(omega) solving grad_mu L~ = 0 (keep H small)",
                    _call("theory.mean_field", "optimal_mu_expr", True)),
     "small-omega": ("second-order small-omega form of L~", _call("theory.mean_field", "small_omega_loss_expr", True)),
@@ -38,17 +42,17 @@ DERIVATIONS: dict[str, tuple[str, Callable[[int], Any]]] = {
     "single-head": ("single-head optimum: omega^2 = 1/d and the factor e",
                     _call("theory.mean_field", "single_head_optimum_expr", False)),
     "refined": ("the refined loss's kernels b(omega), G(omega, omega') to O(1/L) (SPEC 3.5; the report uses O(1/L^2))",
-                lambda h: dict(zip(("b", "G"), importlib.import_module("theory.refined").refined_kernels_expr(1)))),
+                _call("theory.refined", "refined_kernels_expr", False, 1, pick=("b", "G"))),
     "refined-loss": ("the refined loss for H heads to O(1/L^2) (large; SPEC 3.5)",
-                     lambda h: importlib.import_module("theory.refined").refined_loss_expr(h)),
+                     _call("theory.refined", "refined_loss_expr", True)),
     "flow": ("gradient flow -grad(L~/2) for H heads (SPEC 3.2)", _call("theory.flow", "flow_expr", True)),
     "linearisation": ("Jacobian of the flow at 0 and its spectrum", _call("theory.flow", "linearisation_expr", True)),
     "expansion": ("multi-head output as a series in omega: sum(mu) ybar + debiased GD + O(omega^2) (SPEC 3.3)",
-                  lambda h: importlib.import_module("theory.expansion").multihead_series(h, 2)),
+                  _call("theory.expansion", "multihead_series", True, 2)),
     "head-coefficients": ("series coefficients of one softmax head in omega, any L (empirical moments)",
-                          lambda h: importlib.import_module("theory.expansion").head_output_coefficients(3)),
+                          _call("theory.expansion", "head_output_coefficients", False, 3)),
     "pair-series": ("a symmetric +- pair has only odd orders in omega",
-                    lambda h: importlib.import_module("theory.expansion").pair_output_series_general(5)),
+                    _call("theory.expansion", "pair_output_series_general", False, 5)),
     "gd-risk": ("exact finite-L risk of one-step GD, any step eta (SPEC 3.4)", _call("theory.risks", "gd_risk_expr", False)),
     "dgd-risk": ("exact finite-L risk of debiased GD, any step eta (SPEC 3.4)",
                  _call("theory.risks", "dgd_risk_expr", False)),

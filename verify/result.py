@@ -5,6 +5,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+#: z of every stochastic check ``|mean - theory| <= Z * SE`` (STYLE.md 3): a false alarm about once in 16,000.
+Z = 4.0
+
 Verdict = Literal["pass", "fail", "error"]
 #: What produced a measured number; the report labels every row with it.
 Kind = Literal["symbolic", "theory", "monte-carlo", "ode", "trained", "benchmark"]

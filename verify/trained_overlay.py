@@ -29,10 +29,10 @@ import numpy as np
 
 from numerics.ode import integrate_flow
 from theory.flow import flow_jacobian, flow_rhs
-from theory.mean_field import approx_loss
+from theory.mean_field import approx_loss, eta_star
 
 from . import style
-from .claims.h2 import eta_star, eta_tolerance
+from .claims.h2 import eta_tolerance
 from .registry import RunContext
 from .result import ClaimResult, at_most, holds, reported, within
 from .trained import trained_ensemble, training_params
@@ -70,7 +70,7 @@ def add_trained_overlay(params, ctx: RunContext, result: ClaimResult) -> None:
     d, L, s2 = int(params["d"]), int(params["L"]), float(params["sigma2"])
     prob = {"d": d, "L": L, "sigma2": s2}
     tp = {**training_params(ctx.profile), **prob}
-    es, tol = eta_star(d, L, s2), eta_tolerance(d, L, s2)
+    es, tol = eta_star(d=d, L=L, sigma2=s2), eta_tolerance(d, L, s2)
     t_end = float(params.get("t_end", 1e4))
     panels, notes = [], []
     for H in OVERLAY_HEADS:

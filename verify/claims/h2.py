@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from numerics.patterns import circuits, omega_spread, patterns
-from theory.mean_field import eta_star as theory_eta_star
+from theory.mean_field import eta_star
 
 from .. import style
 from ..registry import RunContext, claim
@@ -31,11 +31,6 @@ from ..result import ClaimResult, at_most, reported, within
 from ..trained import trained_ensemble, training_params
 
 DELTA_RISK = 0.002
-
-
-def eta_star(d: int, L: int, sigma2: float) -> float:
-    """:math:`\\eta^* = 1/(1+cd)`, :math:`c=(1+\\sigma^2)/L` (SPEC 3.1)."""
-    return theory_eta_star(d=d, L=L, sigma2=sigma2)
 
 
 def eta_tolerance(d: int, L: int, sigma2: float, delta: float = DELTA_RISK) -> float:
@@ -50,7 +45,7 @@ def eta_tolerance(d: int, L: int, sigma2: float, delta: float = DELTA_RISK) -> f
        paper={"heads": (2, 4, 8), **training_params("paper"), "max_zero_sum": 0.05, "max_omega_spread": 0.1})
 def check_h2(params, ctx: RunContext, result: ClaimResult) -> None:
     d, L, s2 = int(params["d"]), int(params["L"]), float(params["sigma2"])
-    es, tol = eta_star(d, L, s2), eta_tolerance(d, L, s2)
+    es, tol = eta_star(d=d, L=L, sigma2=s2), eta_tolerance(d, L, s2)
     per_h, notes = {}, []
     for H in params["heads"]:
         res = trained_ensemble(params, ctx, n_head=H)

@@ -18,9 +18,8 @@ from theory.refined import expansion_parameter, linearized_loss, refined_loss, r
 
 from .. import style
 from ..registry import RunContext, claim
-from ..result import ClaimResult, at_least, at_most, holds, reported, within
+from ..result import ClaimResult, Z, at_least, at_most, holds, reported, within
 
-Z = 4.0  # |estimate - exact| <= Z * SE
 PAPER = {"omega": (0.13, -0.13), "mu": (3.45, -3.45), "d": 5, "L": 40, "sigma2": 0.1}
 
 

@@ -14,9 +14,8 @@ from theory.expansion import head_output_coefficients, identities, moment_symbol
 
 from .. import style
 from ..registry import RunContext, claim
-from ..result import ClaimResult, at_most, holds, within
+from ..result import ClaimResult, Z, at_most, holds, within
 
-Z = 4.0  # |estimate - prediction| <= Z * SE
 
 
 @lru_cache(maxsize=None)

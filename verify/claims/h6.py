@@ -6,20 +6,17 @@ import math
 
 import numpy as np
 import sympy as sp
-import torch
 
-from numerics import (dgd_predict, gd_predict, make_generator, reduced_attention_predict, ridge_predict,
-                      sample_linear)
-from numerics.montecarlo import RunningMean
+from numerics import dgd_predict, gd_predict, reduced_attention_predict, ridge_predict
+from numerics.montecarlo import mc_losses
 from theory import symbols as sym
 from theory.mean_field import single_head_optimum, single_head_optimum_expr
 from theory.risks import dgd_optimal_risk_expr, dgd_risk, gd_optimal_risk_proportional_expr, gd_risk
 
 from .. import style
 from ..registry import RunContext, claim
-from ..result import ClaimResult, at_least, at_most, holds, within
+from ..result import ClaimResult, Z, at_least, at_most, holds, within
 
-Z = 4.0  # |Monte Carlo mean - exact| <= Z * SE
 #: SPEC 4, estimator comparison (50k prompts per point, d=5, sigma2=0.1).
 SPEC4 = {
     10: {"multi": 0.604, "gd": 0.643, "dgd": 0.614, "single": 0.875, "ridge": 0.194},
@@ -36,20 +33,12 @@ def _paired_risks(predictors: dict, *, d: int, L: int, sigma2: float, n_prompts:
                   device: str, pairs: dict) -> dict:
     """Monte Carlo risks of several estimators on the *same* prompts (common random numbers), and of the
     paired loss differences named in ``pairs`` ({name: (a, b)} -> loss_a - loss_b). Returns {name: (mean, se)}."""
-    gen = make_generator(seed, device)
-    acc = {k: RunningMean() for k in list(predictors) + list(pairs)}
-    done = 0
-    with torch.no_grad():
-        while done < n_prompts:
-            k = min(chunk, n_prompts - done)
-            p = sample_linear(k, d=d, L=L, sigma2=sigma2, generator=gen)
-            loss = {name: (p.yq - f(p.x, p.y, p.xq)) ** 2 for name, f in predictors.items()}  # (k,) each
-            for name, (a, b) in pairs.items():
-                loss[name] = loss[a] - loss[b]
-            for name, v in loss.items():
-                acc[name].update(v)
-            done += k
-    return {k: (v.mean, v.stderr) for k, v in acc.items()}
+    def losses(p):
+        out = {name: (p.yq - f(p.x, p.y, p.xq)) ** 2 for name, f in predictors.items()}  # (k,) each
+        out.update({name: out[a] - out[b] for name, (a, b) in pairs.items()})
+        return out
+
+    return mc_losses(losses, d=d, L=L, sigma2=sigma2, n_prompts=n_prompts, seed=seed, device=device, chunk=chunk)
 
 
 def _effective_length_fn():

@@ -6,8 +6,8 @@ import numpy as np
 import sympy as sp
 import torch
 
-from numerics import make_generator, ridge_predict, sample_linear
-from numerics.montecarlo import RunningMean, chunk_size
+from numerics import ridge_predict
+from numerics.montecarlo import chunk_size, mc_losses
 from theory.risks import (bayes_risk_proportional, bayes_risk_proportional_expr,
                           dgd_optimal_risk_proportional_expr, dgd_risk, excess_ratio_proportional,
                           excess_ratio_proportional_expr, gd_optimal_risk_proportional_expr, gd_risk,
@@ -16,31 +16,23 @@ from theory.symbols import sigma2, xi
 
 from .. import style
 from ..registry import RunContext, claim
-from ..result import ClaimResult, at_least, at_most, holds, within
+from ..result import ClaimResult, Z, at_least, at_most, holds, within
 
-Z = 4.0
 
 
 def _bayes_mc(*, d: int, L: int, s2: float, n: int, chunk: int, seed: int, device: str) -> dict:
     """Ridge (lambda = d sigma2) Monte Carlo risk, and the Rao-Blackwellised Bayes risk
     sigma2 + sigma2 tr(X^T X + d sigma2 I)^{-1} (the posterior variance: same mean, far smaller variance),
     on common prompts. Returns {name: (mean, se)} for "ridge", "rb" and their paired difference."""
-    gen = make_generator(seed, device)
-    chunk = min(chunk, chunk_size(d=d, L=L))                 # bounded memory for large d, L
-    acc = {k: RunningMean() for k in ("ridge", "rb", "diff")}
-    done = 0
-    with torch.no_grad():
-        while done < n:
-            k = min(chunk, n - done)
-            p = sample_linear(k, d=d, L=L, sigma2=s2, generator=gen)
-            ridge = (p.yq - ridge_predict(p.x, p.y, p.xq, lam=d * s2)) ** 2           # (k,)
-            gram = p.x.transpose(1, 2) @ p.x + d * s2 * torch.eye(d, dtype=p.x.dtype, device=p.x.device)
-            inv = torch.cholesky_inverse(torch.linalg.cholesky(gram))                 # (k, d, d), SPD
-            rb = s2 + s2 * inv.diagonal(dim1=1, dim2=2).sum(-1)                        # (k,)
-            for name, v in (("ridge", ridge), ("rb", rb), ("diff", ridge - rb)):
-                acc[name].update(v)
-            done += k
-    return {k: (v.mean, v.stderr) for k, v in acc.items()}
+    def losses(p):
+        ridge = (p.yq - ridge_predict(p.x, p.y, p.xq, lam=d * s2)) ** 2           # (k,)
+        gram = p.x.transpose(1, 2) @ p.x + d * s2 * torch.eye(d, dtype=p.x.dtype, device=p.x.device)
+        inv = torch.cholesky_inverse(torch.linalg.cholesky(gram))                 # (k, d, d), SPD
+        rb = s2 + s2 * inv.diagonal(dim1=1, dim2=2).sum(-1)                        # (k,)
+        return {"ridge": ridge, "rb": rb, "diff": ridge - rb}
+
+    return mc_losses(losses, d=d, L=L, sigma2=s2, n_prompts=n, seed=seed, device=device,
+                     chunk=min(chunk, chunk_size(d=d, L=L)))                   # bounded memory for large d, L
 
 
 def _factor_radicands(expr: sp.Expr) -> sp.Expr:
