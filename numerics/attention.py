@@ -35,7 +35,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ._validate import check_int, check_tensor
+from theory.validate import check_int, check_tensor
 
 MODEL_KINDS = ("softmax", "linear", "linear-normalised")
 

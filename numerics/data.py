@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import torch
 
-from ._validate import check_float, check_int, check_problem
+from theory.validate import check_float, check_int, check_problem
 
 
 class Prompts(NamedTuple):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from ._validate import check_float, check_heads, check_int, check_tensor
+from theory.validate import check_float, check_heads, check_int, check_tensor
 
 
 def _check(x, y, xq):

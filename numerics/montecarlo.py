@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ._validate import check_float, check_heads, check_int, check_problem
+from theory.validate import check_float, check_heads, check_int, check_problem
 from .data import Prompts, make_generator, sample_linear
 from .estimators import reduced_attention_predict
 

@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from ._validate import check_float, check_int
+from theory.validate import check_float, check_int
 
 Rhs = Callable[[float, np.ndarray], np.ndarray]
 

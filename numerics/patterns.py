@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._validate import check_float, check_int
+from theory.validate import check_float, check_int
 
 #: SPEC 4 averages pattern metrics over heads with a diag ratio above this.
 SPEC_TABLE_MIN_DIAG = 0.7

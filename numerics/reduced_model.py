@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._validate import check_float, check_heads, check_int, check_problem
+from theory.validate import check_float, check_heads, check_int, check_problem
 from .data import make_generator, sample_linear
 from .estimators import softmax_heads
 

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from . import checkpoint as ck
-from ._validate import check_float, check_int, check_problem
+from theory.validate import check_float, check_int, check_problem
 from .attention import EnsembleAttention, check_kind
 from .data import make_generator
 from .montecarlo import mc_losses

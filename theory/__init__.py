@@ -1,15 +1,34 @@
 """Symbolic theory of in-context learning in attention models (sympy + numpy; never torch).
 
 The public numeric API (SPEC 3.1-3.5); each function has a ``*_expr`` sympy counterpart in its module.
+Imports are lazy (PEP 562), so that ``theory.validate`` and ``theory.problem`` — numpy only — can be used by
+``numerics`` without loading sympy.
 """
-from .mean_field import approx_loss, eta_star, optimal_mu, profile_loss, single_head_optimum, small_omega_infimum
-from .flow import flow_jacobian, flow_rhs
-from .refined import refined_loss, refined_loss_grad
-from .risks import (bayes_risk_proportional, dgd_optimal_step, dgd_risk, excess_ratio_proportional, gd_optimal_step,
-                    gd_risk)
+from __future__ import annotations
 
-__all__ = [
-    "approx_loss", "bayes_risk_proportional", "dgd_optimal_step", "dgd_risk", "eta_star", "excess_ratio_proportional",
-    "flow_jacobian", "flow_rhs", "gd_optimal_step", "gd_risk", "optimal_mu", "profile_loss", "refined_loss",
-    "refined_loss_grad", "single_head_optimum", "small_omega_infimum",
-]
+import importlib
+
+_EXPORTS = {
+    "approx_loss": "mean_field", "mean_field_loss": "mean_field", "eta_star": "mean_field",
+    "optimal_mu": "mean_field", "profile_loss": "mean_field", "single_head_optimum": "mean_field",
+    "small_omega_infimum": "mean_field",
+    "flow_jacobian": "flow", "flow_rhs": "flow",
+    "refined_loss": "refined", "refined_loss_grad": "refined",
+    "bayes_risk_proportional": "risks", "dgd_optimal_step": "risks", "dgd_risk": "risks",
+    "excess_ratio_proportional": "risks", "gd_optimal_step": "risks", "gd_risk": "risks",
+    "Problem": "problem", "PAPER_POINT": "problem",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'theory' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

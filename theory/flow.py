@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import sympy as sp
 
-from ._validate import check_int, check_problem
+from .validate import check_int, check_problem
 from .mean_field import approx_loss_matrix_expr
 from .symbols import L, c, d, head_symbols, sigma2
 

@@ -25,7 +25,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from ._validate import check_heads, check_problem
+from .validate import check_heads, check_problem
 from . import symbols as sym
 from .symbols import L, c, d, head_symbols, m, q, s, sigma2, w
 

@@ -53,7 +53,7 @@ import numpy as np
 import sympy as sp
 from sympy.utilities.iterables import multiset_partitions
 
-from ._validate import check_heads, check_int, check_problem
+from .validate import check_heads, check_int, check_problem
 from .mean_field import gaussian_moment_expr
 from .symbols import L, d, head_symbols, q, sigma2
 

@@ -45,7 +45,7 @@ import numpy as np
 import sympy as sp
 from sympy.utilities.iterables import multiset_partitions
 
-from ._validate import check_float, check_problem
+from .validate import check_float, check_problem
 from .symbols import L, d, eta, sigma2, xi
 
 __all__ = [

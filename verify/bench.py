@@ -57,7 +57,7 @@ def bench(device: str = "cpu", steps: int = 600, rounds: int = 3, threads: int =
     """Run the benchmark; returns the ``cases`` list (see the module docstring)."""
     import torch
 
-    from numerics._validate import check_int
+    from theory.validate import check_int
     from numerics.baseline import NotebookRun
     from numerics.trainer import TrainConfig, Trainer, check_device, cpu_threads
 

@@ -1,0 +1,2 @@
+"""Hypothesis strategies shared by the tests, each bounded to the regime where its formula holds."""
+from __future__ import annotations

@@ -1,0 +1,123 @@
+"""The one set of argument checks of the package (numpy only, so ``theory``, ``numerics`` and ``verify`` all use it).
+
+Every check raises a one-line ``ValueError`` naming the argument and the allowed range. Tensors are checked by
+duck typing (``.dim()``, ``.shape``, ``.isfinite()``), so this module never imports torch.
+"""
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+
+
+def check_int(name: str, value, *, lo: int | None = None, hi: int | None = None) -> int:
+    """Return ``value`` as ``int`` if it is an integer (not a bool) in ``[lo, hi]``."""
+    if isinstance(value, bool) or not isinstance(value, (Integral, np.integer)):
+        raise ValueError(f"{name} must be an integer{_span(lo, hi)}, got {value!r}")
+    value = int(value)
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ValueError(f"{name} must be an integer{_span(lo, hi)}, got {value}")
+    return value
+
+
+def check_float(name: str, value, *, lo: float | None = None, hi: float | None = None,
+                lo_open: bool = False) -> float:
+    """Return ``value`` as a finite ``float`` in ``[lo, hi]`` (``(lo, hi]`` if ``lo_open``)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (Real, np.floating, np.integer)):
+        raise ValueError(f"{name} must be a finite number{_span(lo, hi, lo_open)}, got {value!r}")
+    try:
+        value = float(value)
+    except OverflowError:
+        raise ValueError(f"{name} must be a finite number{_span(lo, hi, lo_open)}, got {value!r}") from None
+    if (not math.isfinite(value) or (lo is not None and (value <= lo if lo_open else value < lo))
+            or (hi is not None and value > hi)):
+        raise ValueError(f"{name} must be a finite number{_span(lo, hi, lo_open)}, got {value}")
+    return value
+
+
+def check_vector(name: str, value, *, length: int | None = None) -> np.ndarray:
+    """Return a finite, non-empty 1-d float64 array (a scalar is promoted to length 1).
+
+    Complex, boolean and text entries are refused (they would be silently cast or compared).
+    """
+    raw = np.asarray(value) if not isinstance(value, str) else None
+    if raw is None or raw.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must be a 1-d array of finite real numbers, got {value!r}")
+    arr = np.atleast_1d(raw.astype(np.float64))
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-d array, got shape {arr.shape}")
+    if length is not None and arr.size != length:
+        raise ValueError(f"{name} must have length {length} (one entry per head), got {arr.size}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must contain only finite numbers, got {arr.tolist()}")
+    return arr
+
+
+def check_heads(omega, mu) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a pair of per-head vectors ``(omega, mu)`` of equal length ``H >= 1``."""
+    omega = check_vector("omega", omega)
+    mu = check_vector("mu", mu, length=omega.size)
+    return omega, mu
+
+
+def check_problem(d, L, sigma2) -> tuple[int, int, float]:
+    """The data-model parameters shared by every closed form: ``d >= 1``, ``L >= 2``, ``sigma2 >= 0``."""
+    return check_int("d", d, lo=1), check_int("L", L, lo=2), check_float("sigma2", sigma2, lo=0.0)
+
+
+def check_tensor(name: str, value, shape: tuple):
+    """A torch tensor of the given ``shape`` (``None`` = any size on that axis) with finite floating entries."""
+    if not (hasattr(value, "dim") and hasattr(value, "shape") and hasattr(value, "is_floating_point")):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if value.dim() != len(shape) or any(s is not None and s != v for s, v in zip(shape, value.shape)):
+        want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+        raise ValueError(f"{name} must have shape {want}, got {tuple(value.shape)}")
+    if value.is_floating_point() and not bool(value.isfinite().all()):
+        raise ValueError(f"{name} must contain only finite numbers")
+    return value
+
+
+def check_spd(name: str, value, *, d: int | None = None) -> np.ndarray:
+    """A symmetric positive-definite ``(d, d)`` float64 matrix with finite entries (symmetry to 1e-10 relative)."""
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a real (d, d) symmetric positive-definite matrix, got {value!r}") from None
+    if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or (d is not None and arr.shape[0] != d):
+        want = f"({d}, {d})" if d is not None else "(d, d)"
+        raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must contain only finite numbers")
+    scale = max(float(np.max(np.abs(arr))), 1e-300)
+    if np.max(np.abs(arr - arr.T)) > 1e-10 * scale:
+        raise ValueError(f"{name} must be symmetric (max |A - A^T| = {np.max(np.abs(arr - arr.T)):.3g})")
+    arr = (arr + arr.T) / 2
+    if float(np.min(np.linalg.eigvalsh(arr))) <= 1e-12 * scale:
+        raise ValueError(f"{name} must be positive definite (smallest eigenvalue "
+                         f"{float(np.min(np.linalg.eigvalsh(arr))):.3g})")
+    return arr
+
+
+def check_supports(name: str, value, *, d: int) -> tuple[tuple[int, ...], ...]:
+    """Task supports (SPEC 1.3): ``N >= 1`` non-empty sets of distinct 0-based coordinates in ``[0, d-1]``."""
+    try:
+        sets = tuple(tuple(check_int(f"{name} entry", j, lo=0, hi=d - 1) for j in s) for s in value)
+    except TypeError:
+        raise ValueError(f"{name} must be a sequence of coordinate sets, got {value!r}") from None
+    if not sets:
+        raise ValueError(f"{name} must hold at least one task (N >= 1), got none")
+    for k, s in enumerate(sets):
+        if not s:
+            raise ValueError(f"{name}: task {k + 1} has an empty support")
+        if len(set(s)) != len(s):
+            raise ValueError(f"{name}: task {k + 1} repeats a coordinate: {list(s)}")
+    return tuple(tuple(sorted(s)) for s in sets)
+
+
+def _span(lo, hi, lo_open=False) -> str:
+    if lo is not None and hi is not None:
+        return f" in {'(' if lo_open else '['}{lo}, {hi}]"
+    if lo is not None:
+        return f" {'>' if lo_open else '>='} {lo}"
+    return f" <= {hi}" if hi is not None else ""
