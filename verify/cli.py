@@ -1,12 +1,15 @@
 """``icl-verify``: run the verification suite, list claims, print derivations, train models, benchmark.
 
-Exit status: 0 when every selected claim passes, 1 when one fails or errors, 2 on bad usage.
+Exit status: 0 when no selected claim fails or errors (inconclusive claims are listed), 1 when one fails or
+errors, 2 on bad usage.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
+
+from .registry import PROFILES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -21,30 +24,38 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run claims and write <out>/report.md and <out>/results.json")
-    run.add_argument("--profile", choices=("quick", "paper"), default="quick")
+    run.add_argument("--profile", choices=PROFILES, default="quick",
+                     help="quick (default, a 2-core CPU in minutes), paper (the published protocol, for a GPU) "
+                          "or smoke (tiny, for tests)")
     run.add_argument("--claims", default=None, help="comma-separated claim ids, e.g. H3,H5 (default: all)")
     run.add_argument("--out", default="report", help="output folder (default: ./report)")
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--seed", type=int, default=0, help="run seed: streams are keyed by (seed, claim, purpose)")
     run.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default: cpu)")
-    run.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE",
-                     help="override a claim parameter (Python literal), repeatable; see `icl-verify list -v`")
-    run.add_argument("--resume", action="store_true", help="reuse claims already finished in --out with the same settings")
+    run.add_argument("--set", dest="overrides", action="append", metavar="[CLAIM.]KEY=VALUE",
+                     help="override a parameter (Python literal), repeatable: H6.n_prompts=200000 changes one "
+                          "claim, n_prompts=... every selected claim that has it; see `icl-verify list -v`")
+    run.add_argument("--resume", action="store_true", help="reuse claims already finished in --out with the same "
+                                                           "settings and code")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.set_defaults(handler=_cmd_run)
+
+    rep = sub.add_parser("report", help="rebuild report.md, results.json and the figures from saved data "
+                                        "(runs nothing)")
+    rep.add_argument("--out", default="report", help="the folder of an earlier `icl-verify run` (default: ./report)")
+    rep.set_defaults(handler=_cmd_report)
 
     ls = sub.add_parser("list", help="list the claims")
     ls.add_argument("-v", "--verbose", action="store_true", help="also show each claim's parameters per profile")
+    ls.set_defaults(handler=_cmd_list)
 
     der = sub.add_parser("derive", help="print a symbolic derivation")
     der.add_argument("name", nargs="?", help="derivation name (omit to list them)")
     der.add_argument("--heads", type=int, default=2, help="number of heads H where it applies (default 2)")
     der.add_argument("--latex", action="store_true", help="print LaTeX instead of pretty text")
+    der.set_defaults(handler=_cmd_derive)
 
     for mod in ("verify.train_cmd", "verify.bench"):
-        try:
-            importlib.import_module(mod).add_parser(sub)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
+        importlib.import_module(mod).add_parser(sub)
     return parser
 
 
@@ -54,9 +65,23 @@ def _cmd_run(args) -> int:
     results = run_claims(args.claims, profile=args.profile, out=args.out, seed=args.seed, device=args.device,
                          overrides=parse_overrides(args.overrides), resume=args.resume,
                          progress=not args.no_progress)
-    bad = [r.id for r in results if r.verdict != "pass"]
-    print(f"report: {args.out}/report.md — {len(results) - len(bad)}/{len(results)} claims pass"
-          + (f"; not passing: {', '.join(bad)}" if bad else ""))
+    return _summary(args.out, results)
+
+
+def _cmd_report(args) -> int:
+    from .runner import rebuild_report
+
+    return _summary(args.out, rebuild_report(args.out))
+
+
+def _summary(out, results) -> int:
+    """Print the one-line outcome; exit 1 on a fail or error, 0 otherwise (inconclusive claims are named)."""
+    bad = [r.id for r in results if r.verdict in ("fail", "error")]
+    undecided = [r.id for r in results if r.verdict == "inconclusive"]
+    n_pass = sum(r.verdict == "pass" for r in results)
+    print(f"report: {out}/report.md — {n_pass}/{len(results)} claims pass"
+          + (f"; failing: {', '.join(bad)}" if bad else "")
+          + (f"; inconclusive: {', '.join(undecided)}" if undecided else ""))
     return 1 if bad else 0
 
 
@@ -67,7 +92,8 @@ def _cmd_list(args) -> int:
         print(f"{c.id:4s} {c.statement}")
         if args.verbose:
             for prof, params in c.params.items():
-                print(f"       {prof}: " + ", ".join(f"{k}={v!r}" for k, v in params.items()))
+                print(f"       {prof}: " + ", ".join(f"{k}={v!r}" for k, v in params.flat().items()
+                                                     if v is not None))
     return 0
 
 
@@ -83,17 +109,20 @@ def _cmd_derive(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):   # an ASCII-only terminal (LANG=C) gets '?' instead of a crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"run": _cmd_run, "list": _cmd_list, "derive": _cmd_derive}
-    handler = handlers.get(args.command) or getattr(args, "handler", None)
     try:
-        return int(handler(args))
+        return int(args.handler(args))
     except ValueError as exc:
-        print(f"icl-verify {args.command}: error: {exc}", file=sys.stderr)
+        msg = str(exc).splitlines()[0] if str(exc) else repr(exc)
+        print(f"icl-verify {args.command}: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"icl-verify {args.command}: interrupted; finished work is saved (rerun with --resume)", file=sys.stderr)
+        hint = " (rerun with --resume)" if args.command == "run" else " (rerun the same command to resume)"
+        print(f"icl-verify {args.command}: interrupted; finished work is saved{hint}", file=sys.stderr)
         return 130
 
 

@@ -57,27 +57,33 @@ def write_report(out: Path, claims: list[Claim], results: list[ClaimResult], met
     out = Path(out)
     by_id = {c.id: c for c in claims}
     n_pass = sum(r.verdict == "pass" for r in results)
+    undecided = [r.id for r in results if r.verdict == "inconclusive"]
     lines = [
         "# icl-verify report",
         "",
         f"Profile **{meta['profile']}**, seed {meta['seed']}, device {meta['device']}, "
         f"{meta['finished']}, {meta['seconds']:.0f} s in all. "
-        f"**{n_pass} of {len(results)} claims pass.**",
+        f"**{n_pass} of {len(results)} claims pass.**"
+        + (f" Inconclusive (the protocol could not decide, by the criterion its row states): {', '.join(undecided)}."
+           if undecided else "")
+        + (" *Rebuilt from saved data (`icl-verify report`).*" if meta.get("rebuilt") else ""),
         "",
         "A claim passes when every checked row of its table passes (rows marked `info` report a measured number "
-        "without a pass criterion). Each row says what produced the measured number:",
+        "without a pass criterion). It fails when a decided row fails; it is *inconclusive* when no decided row "
+        "fails but a row's stated criterion says the protocol could not decide (`?` in the table), e.g. an "
+        "interval that straddles its threshold. Each row says what produced the measured number:",
         "",
     ]
     lines += [f"* `{k}` — {v}" for k, v in KIND_LEGEND.items()]
     lines += ["", "In figures, theory is drawn as solid lines, simulations (Monte Carlo, ODE samples, trained models) "
               "as markers with error bars, and trivial baselines and published reference values in grey.", "",
-              "| claim | verdict | rows passed | time (s) | statement |", "|---|---|---|---|---|"]
+              "| claim | verdict | rows passed | empirical rows | symbolic identities | time (s) | statement |",
+              "|---|---|---|---|---|---|---|"]
     for r in results:
-        checks = [c for c in r.comparisons if not c.info]
-        ok = sum(c.passed for c in checks)
+        n = r.counts()
         stmt = by_id[r.id].statement if r.id in by_id else ""
-        lines.append(f"| [{r.id}](#{r.id.lower()}) | **{r.verdict}** | {ok}/{len(checks)} | "
-                     f"{r.seconds:.1f} | {_cell(stmt)} |")
+        lines.append(f"| [{r.id}](#{r.id.lower()}) | **{r.verdict}** | {n['passed']}/{n['checked']} | "
+                     f"{n['empirical']} | {n['symbolic']} | {r.seconds:.1f} | {_cell(stmt)} |")
     for r in results:
         c = by_id.get(r.id)
         lines += ["", f"## {r.id}", ""]
@@ -90,7 +96,7 @@ def write_report(out: Path, claims: list[Claim], results: list[ClaimResult], met
             lines += ["", "| check | kind | measured | predicted | tolerance | how | ok |", "|---|---|---|---|---|---|---|"]
             for row in r.comparisons:
                 lines.append(f"| {_cell(row.name)} | {row.kind} | {_fmt(row.measured)} | {_fmt(row.predicted)} | "
-                             f"{_fmt(row.tolerance)} | {_cell(row.how)} | {'info' if row.info else '✔' if row.passed else '✘'} |")
+                             f"{_fmt(row.tolerance)} | {_cell(row.how)} | {_mark(row)} |")
         for note in r.notes:
             if note.startswith("traceback"):
                 lines += ["", "```", note, "```"]
@@ -103,6 +109,14 @@ def write_report(out: Path, claims: list[Claim], results: list[ClaimResult], met
     path = out / "report.md"
     write_atomic(path, "\n".join(lines) + "\n")
     return path
+
+
+def _mark(row) -> str:
+    if row.info:
+        return "info"
+    if row.inconclusive:
+        return "?"
+    return "✔" if row.passed else "✘"
 
 
 def now() -> str:

@@ -8,7 +8,7 @@ from typing import Literal
 #: z of every stochastic check ``|mean - theory| <= Z * SE`` (STYLE.md 3): a false alarm about once in 16,000.
 Z = 4.0
 
-Verdict = Literal["pass", "fail", "error"]
+Verdict = Literal["pass", "fail", "inconclusive", "error"]
 #: What produced a measured number; the report labels every row with it.
 Kind = Literal["symbolic", "theory", "monte-carlo", "ode", "trained", "benchmark"]
 
@@ -31,6 +31,8 @@ class Comparison:
     kind: Kind = "theory"
     #: an informational row: shown in the report, never part of the verdict
     info: bool = False
+    #: the protocol could not decide, by a criterion stated in ``how`` (e.g. an interval straddling the threshold)
+    inconclusive: bool = False
 
     def __post_init__(self):
         if not self.name:
@@ -61,6 +63,25 @@ def reported(name: str, measured: float, how: str, kind: Kind = "monte-carlo") -
     return Comparison(name, float(measured), None, None, how, True, kind, info=True)
 
 
+def decided(name: str, measured: float, lower: float, upper: float, threshold: float, how: str, *,
+            above: bool = True, kind: Kind = "trained") -> Comparison:
+    """A three-way row for an estimate with interval ``[lower, upper]`` against ``threshold`` (stated in advance).
+
+    With ``above=True`` the claim is "the quantity is >= threshold": pass when ``lower >= threshold``, fail when
+    ``upper < threshold``, inconclusive otherwise (the interval straddles the threshold: the protocol could not
+    decide). ``above=False`` mirrors it for "<= threshold". ``tolerance`` records the interval's half-width.
+    """
+    vals = (measured, lower, upper, threshold)
+    if not all(math.isfinite(v) for v in vals):
+        return Comparison(name, float(measured), float(threshold), None, how, False, kind)
+    if above:
+        ok, bad = lower >= threshold, upper < threshold
+    else:
+        ok, bad = upper <= threshold, lower > threshold
+    return Comparison(name, float(measured), float(threshold), float((upper - lower) / 2), how,
+                      bool(ok), kind, inconclusive=not ok and not bad)
+
+
 def holds(name: str, ok: bool, how: str, kind: Kind = "symbolic", measured: float = float("nan")) -> Comparison:
     """A yes/no row (exact symbolic identity, an ordering, a property over many draws)."""
     return Comparison(name, float(measured), None, None, how, bool(ok), kind)
@@ -80,10 +101,25 @@ class ClaimResult:
 
     @property
     def verdict(self) -> Verdict:
+        """error (an exception, or no checked row); fail (a decided row failed); inconclusive (no decided row
+        failed, some row could not be decided); pass (every checked row passed)."""
         checks = [c for c in self.comparisons if not c.info]
         if self.error is not None or not checks:
             return "error"
-        return "pass" if all(c.passed for c in checks) else "fail"
+        if any(not c.passed and not c.inconclusive for c in checks):
+            return "fail"
+        if any(c.inconclusive for c in checks):
+            return "inconclusive"
+        return "pass"
+
+    def counts(self) -> dict[str, int]:
+        """Checked rows by outcome, and empirical rows apart from symbolic identities."""
+        checks = [c for c in self.comparisons if not c.info]
+        return {"passed": sum(c.passed for c in checks), "failed": sum(not c.passed and not c.inconclusive
+                                                                         for c in checks),
+                "inconclusive": sum(c.inconclusive for c in checks), "checked": len(checks),
+                "symbolic": sum(c.kind == "symbolic" for c in checks),
+                "empirical": sum(c.kind != "symbolic" for c in checks)}
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -108,7 +144,8 @@ class ClaimResult:
             "notes": list(self.notes),
             "comparisons": [
                 {"name": c.name, "measured": num(c.measured), "predicted": num(c.predicted),
-                 "tolerance": num(c.tolerance), "how": c.how, "passed": c.passed, "kind": c.kind, "info": c.info}
+                 "tolerance": num(c.tolerance), "how": c.how, "passed": c.passed, "kind": c.kind, "info": c.info,
+                 "inconclusive": c.inconclusive}
                 for c in self.comparisons
             ],
         }
@@ -118,6 +155,7 @@ def result_from_json(data: dict) -> ClaimResult:
     """Rebuild a :class:`ClaimResult` written by :meth:`ClaimResult.to_json` (for resumed runs)."""
     nan = float("nan")
     rows = [Comparison(c["name"], nan if c["measured"] is None else c["measured"], c["predicted"], c["tolerance"],
-                       c["how"], c["passed"], c["kind"], c.get("info", False)) for c in data["comparisons"]]
+                       c["how"], c["passed"], c["kind"], c.get("info", False), c.get("inconclusive", False))
+            for c in data["comparisons"]]
     return ClaimResult(id=data["id"], profile=data["profile"], comparisons=rows, figures=list(data["figures"]),
                        notes=list(data["notes"]), seconds=data["seconds"], error=data["error"])

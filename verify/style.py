@@ -1,17 +1,16 @@
 """One plotting style for every figure (STYLE.md 7).
 
 Theory is drawn as solid lines, simulations (Monte Carlo, ODE, trained models) as markers with error
-bars, trivial baselines and published reference points as dashed grey or open grey markers. Library
-code never calls ``plt.show()``; figures are saved and closed.
+bars, trivial baselines and published reference points as dashed grey or open grey markers. Figures are
+``matplotlib.figure.Figure`` objects made without pyplot, so importing this module never changes a Jupyter
+user's backend and nothing here calls ``plt.show()``; figures are saved atomically.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 RC = {
@@ -28,8 +27,9 @@ RC = {
 
 def figure(ncols: int = 1, nrows: int = 1, width: float = 4.2, height: float = 3.2):
     """A new figure with the house style; returns ``(fig, axes)``."""
-    with plt.rc_context(RC):
-        fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(width * ncols, height * nrows))
+        axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax in axes.flat:
         for key, value in RC.items():
             if key.startswith("axes.grid") and value:
@@ -58,8 +58,8 @@ def save(fig, path: Path) -> str:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.tight_layout()
-    fig.savefig(tmp)
-    plt.close(fig)
+    with matplotlib.rc_context(RC):
+        fig.tight_layout()
+        fig.savefig(tmp)
     tmp.replace(path)
     return str(path)
