@@ -1,0 +1,73 @@
+"""The command line: exit codes, one-line errors without tracebacks, resumable runs, report rebuild."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from verify import registry
+from verify.cli import main
+
+from . import toy
+
+
+@pytest.fixture
+def toys(monkeypatch):
+    registry._load()
+    monkeypatch.setitem(registry._REGISTRY, "C99", toy.toy_claim("C99"))
+
+
+def test_list_and_derive(capsys):
+    assert main(["list", "-v"]) == 0
+    out = capsys.readouterr().out
+    assert "H5" in out and "quick: problem.d=5" in out
+    assert main(["derive", "loss", "--heads", "2"]) == 0
+    assert "ω" in capsys.readouterr().out
+    assert main(["derive", "pair", "--latex"]) == 0
+    assert "\\sinh" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "--claims", "H99"], ["run", "--profile", "fast"], ["run", "--seed", "-1"], ["run", "--seed", str(2**64)],
+    ["run", "--device", "tpu"], ["run", "--claims", "H5", "--set", "nonsense=1"], ["run", "--claims", ","],
+    ["run", "--claims", ""], ["run", "--claims", "H5", "--set", "n_prompts=-5"],
+    ["run", "--claims", "H5", "--set", "H5.d=5.7"], ["run", "--claims", "H5", "--set", "H6.n_prompts=10"],
+    ["run", "--claims", "H5", "--out", "/dev/null"], ["run", "--claims", "H5", "--out", ""],
+    ["report", "--out", "/nonexistent/folder"], ["derive", "nope"], ["derive", "loss", "--heads", "0"],
+    ["frobnicate"],
+])
+def test_bad_usage_exits_2(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        sys.exit(main(argv))
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "error" in err and "Traceback" not in err
+
+
+def test_module_entry_point_has_no_traceback():
+    proc = subprocess.run([sys.executable, "-m", "verify", "run", "--claims", "H99"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "unknown claim" in proc.stderr
+
+
+def test_ascii_terminal_does_not_crash():
+    proc = subprocess.run([sys.executable, "-m", "verify", "derive", "pair"], capture_output=True,
+                          env={"LANG": "C", "LC_ALL": "C", "PYTHONIOENCODING": "ascii", "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0 and b"Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("shift,code", [(0.0, 0), (10.0, 1)])
+def test_exit_status_follows_the_verdict(toys, tmp_path, capsys, shift, code):
+    out = tmp_path / "rep"
+    argv = ["run", "--claims", "C99", "--out", str(out), "--no-progress", "--set", f"shift={shift}"]
+    assert main(argv) == code
+    data = json.loads((out / "results.json").read_text())
+    claim = data["claims"][0]
+    assert claim["verdict"] == ("pass" if code == 0 else "fail")
+    assert all((out / "figures").joinpath(f.split("/")[-1]).exists() for f in claim["figures"])
+    assert "## C99" in (out / "report.md").read_text()
+    capsys.readouterr()
+    assert main(argv + ["--resume"]) == code
+    assert "saved result reused" in capsys.readouterr().out
+    assert main(["report", "--out", str(out)]) == code
