@@ -27,42 +27,23 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 import sympy as sp
 
-from .symbols import L, d, head_symbols
+from .symbols import L, d, head_symbols, moment_symbols, mu, omega, sum_j, sum_l, token_symbols
 
 __all__ = [
     "omega", "mu", "token_symbols", "moment_symbols", "empirical_moments",
     "softmax_series", "head_output_series", "head_output_coefficients", "multihead_series",
     "pair_output_expr", "pair_output_series", "pair_output_series_general", "identities",
+    "head_output_coefficient_fn", "head_output_coefficient",
 ]
-
-omega = sp.Symbol("omega", real=True)        # the head's KQ scale (SPEC 2.2)
-mu = sp.Symbol("mu", real=True)              # the head's OV entry
 
 
 def _check(name: str, value, lo: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < lo:
         raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
     return value
-
-
-@lru_cache(maxsize=None)
-def token_symbols(n_tokens: int) -> tuple[tuple[sp.Symbol, ...], tuple[sp.Symbol, ...]]:
-    """Scores ``s_1..s_L`` and labels ``y_1..y_L`` of a concrete prompt of ``n_tokens`` tokens (real symbols)."""
-    _check("n_tokens", n_tokens, 1)
-    return (tuple(sp.symbols(f"s_1:{n_tokens + 1}", real=True)),
-            tuple(sp.symbols(f"y_1:{n_tokens + 1}", real=True)))
-
-
-@lru_cache(maxsize=None)
-def moment_symbols(order: int) -> tuple[tuple[sp.Symbol, ...], tuple[sp.Expr, ...]]:
-    r"""``(nu_0..nu_order, mu_0..mu_order)``: empirical moments :math:`\nu_k=\overline{y s^k}`, :math:`\mu_k=\overline{s^k}`
-    (``mu_0`` is the number 1)."""
-    _check("order", order, 0)
-    nu = tuple(sp.symbols(f"nu_0:{order + 1}", real=True))
-    mom = (sp.Integer(1),) + tuple(sp.symbols(f"mubar_1:{order + 1}", real=True))
-    return nu, mom
 
 
 def empirical_moments(n_tokens: int, order: int) -> dict:
@@ -158,10 +139,39 @@ def multihead_series(n_head: int, order: int) -> tuple[sp.Expr, ...]:
     return tuple(sp.expand(sum(mus[h] * c[k] * om[h]**k for h in range(n_head))) for k in range(order + 1))
 
 
+# ---------------------------------------------------------------- numeric coefficients (for data)
+@lru_cache(maxsize=None)
+def head_output_coefficient_fn(k: int):
+    r""":math:`c_k` of :func:`head_output_coefficients` as a numpy function of the empirical moments, lambdified once:
+    ``f(nu_0, ..., nu_k, mubar_1, ..., mubar_k)`` (arrays broadcast; :math:`\nu_j=\overline{ys^j}`, :math:`\bar\mu_j=\overline{s^j}`)."""
+    _check("k", k, 0)
+    nu, mom = moment_symbols(k)
+    return sp.lambdify(list(nu) + list(mom[1:]), head_output_coefficients(k)[k], "numpy")
+
+
+def head_output_coefficient(k: int, s: np.ndarray, y: np.ndarray) -> np.ndarray:
+    r"""Per-prompt Taylor coefficient :math:`c_k` of one head's output :math:`g(\omega)=\sum_\ell y_\ell\,\mathrm{softmax}_\ell(\omega s)`
+    (SPEC 3.3), from scores ``s`` (n, L) and labels ``y`` (n, L); returns (n,).
+
+    Exact for every :math:`L` (the moment form). The scores are centred first: softmax is shift-invariant, so
+    :math:`c_k` (:math:`k\ge1`) depends on :math:`s-\bar s` only, and centring avoids cancellation between raw moments
+    (:math:`c_0=\bar y` is unaffected). A symmetric pair at fixed :math:`\eta=2\mu\omega` outputs
+    :math:`\eta(c_1+\omega^2c_3+\omega^4c_5+\dots)`, so :math:`\eta c_3` is the leading coefficient of its gap to
+    debiased GD (H5)."""
+    s = np.asarray(s, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if s.ndim != 2 or s.shape != y.shape:
+        raise ValueError(f"s and y must be (n, L) arrays of one shape, got {s.shape} and {y.shape}")
+    sc = s - s.mean(axis=1, keepdims=True)                       # (n, L)
+    nu = [np.mean(y * sc**j, axis=1) for j in range(k + 1)]      # (n,) each
+    mom = [np.mean(sc**j, axis=1) for j in range(1, k + 1)]
+    return head_output_coefficient_fn(k)(*nu, *mom)
+
+
 # ---------------------------------------------------------------- the statements
 def _indexed_first_order() -> sp.Expr:
     """General-L (``L`` symbolic, ``IndexedBase`` sums): c_1 written with moments minus the centred sum."""
-    l, j = sp.symbols("l j", integer=True, positive=True)
+    l, j = sum_l, sum_j
     y, s = sp.IndexedBase("y"), sp.IndexedBase("s")
     sbar = sp.Sum(s[j], (j, 1, L)) / L
     nu0, nu1 = sp.Sum(y[l], (l, 1, L)) / L, sp.Sum(y[l] * s[l], (l, 1, L)) / L

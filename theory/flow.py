@@ -2,7 +2,7 @@ r"""Gradient flow of :math:`\tilde{\mathcal L}` (SPEC 3.2) and its linearisation
 
 :math:`\dot\omega = -\nabla_\omega\tfrac12\tilde{\mathcal L}`, :math:`\dot\mu = -\nabla_\mu\tfrac12\tilde{\mathcal L}`; time is in
 units of the learning rate of plain gradient descent on :math:`\tfrac12\tilde{\mathcal L}` (``t = lr * steps``).
-Closed forms (proved equal to the differentiated loss in the tests):
+Closed forms (proved equal to the differentiated loss, :func:`identities`):
 :math:`\dot\mu = \omega-(\omega\omega^\top+cE)\mu`,
 :math:`\dot\omega = \mu-(\mu^\top\omega)\mu-c\,d\,(E\odot\mu\mu^\top)\omega`.
 """
@@ -16,7 +16,7 @@ import sympy as sp
 
 from .validate import check_int, check_problem
 from .mean_field import approx_loss_matrix_expr
-from .symbols import L, c, d, head_symbols, sigma2
+from .symbols import L, c, d, head_symbols, lam_flow, sigma2
 
 
 def _state(n_head: int) -> list[sp.Symbol]:
@@ -55,9 +55,48 @@ def linearisation_expr(n_head: int) -> dict:
     state = _state(n_head)
     J = flow_expr(n_head).jacobian(state).subs({v: 0 for v in state})
     H = sp.Integer(n_head)
-    lam_common = sp.solve(sp.Symbol("lam") ** 2 + c * H * sp.Symbol("lam") - 1, sp.Symbol("lam"))
+    lam_common = sp.solve(lam_flow**2 + c * H * lam_flow - 1, lam_flow)
     return {"jacobian": sp.simplify(J), "eigenvalues": sp.simplify(J).eigenvals(),
             "common_mode": sorted(lam_common, key=lambda e: sp.sign(e.subs(c, sp.Rational(1, 10))))}
+
+
+def common_mode_rates(n_head: int, *, d: int, L: int, sigma2: float) -> tuple[float, float]:
+    r"""``(lambda_minus, lambda_plus)``: the flow's common-mode eigenvalues at the origin,
+    :math:`\lambda_\pm = (-cH\pm\sqrt{c^2H^2+4})/2`, :math:`c=(1+\sigma^2)/L` (:func:`linearisation_expr`, SPEC 3.2).
+
+    :math:`0<\lambda_+<1` is the common mode's growth rate; relative to the zero-sum mode (rate 1) it decays
+    like :math:`e^{-(1-\lambda_+)t}`, which is why trained heads end zero-sum (H4). Lambdified once per ``n_head``.
+    """
+    n_head = check_int("n_head", n_head, lo=1)
+    d, L, sigma2 = check_problem(d, L, sigma2)
+    lo, hi = _common_mode_fn(n_head)((1 + sigma2) / L)
+    return float(lo), float(hi)
+
+
+@lru_cache(maxsize=None)
+def _common_mode_fn(n_head: int):
+    lo, hi = linearisation_expr(n_head)["common_mode"]
+    return sp.lambdify(c, [lo, hi], "math")
+
+
+@lru_cache(maxsize=None)
+def identities(n_heads: tuple[int, ...] = (1, 2, 3)) -> dict[str, sp.Expr]:
+    r"""SPEC 3.2's statements as expressions that are identically 0 (``simplify(e) == 0``):
+    ``closed_form_H{h}_{i}`` (each component of the differentiated loss minus SPEC 3.2's matrix form), and
+    ``jacobian_at_origin_H{h}_{i}_{j}``: the Jacobian at 0 is :math:`\begin{pmatrix}0&I\\I&-c\mathbf 1\mathbf 1^\top\end{pmatrix}`.
+    The spectrum itself is checked numerically (eigenvalues of :func:`flow_jacobian`) in the tests."""
+    out: dict[str, sp.Expr] = {}
+    for h in n_heads:
+        diff = flow_expr(h) - flow_closed_form_expr(h)
+        for i in range(2 * h):
+            out[f"closed_form_H{h}_{i}"] = diff[i]
+        J = linearisation_expr(h)["jacobian"]
+        eye, ones = sp.eye(h), sp.ones(h, h)
+        want = sp.Matrix(sp.BlockMatrix([[sp.zeros(h, h), eye], [eye, -c * ones]]))
+        for i in range(2 * h):
+            for j in range(2 * h):
+                out[f"jacobian_at_origin_H{h}_{i}_{j}"] = J[i, j] - want[i, j]
+    return out
 
 
 # ---------------------------------------------------------------- numeric right-hand sides

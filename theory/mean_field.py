@@ -26,24 +26,21 @@ import numpy as np
 import sympy as sp
 
 from .validate import check_heads, check_problem
-from . import symbols as sym
-from .symbols import L, c, d, head_symbols, m, q, s, sigma2, w
-
-_lam, _v = sp.symbols("lambda v", real=True)
+from .symbols import (L, c, d, e_scale, head_symbols, lam, m, omega, omega_p, omega_pos, q, s, sigma2, u, v, v_pos,
+                      w, x_pos, xi)
 
 
 # ---------------------------------------------------------------- Gaussian integrals
 @lru_cache(maxsize=None)
 def gaussian_moment_expr(k: int) -> sp.Expr:
     r""":math:`\mathbb E[s^k e^{\lambda s}]` for :math:`s\sim\mathcal N(0,v)`, integrated by sympy."""
-    v = sp.Symbol("v", positive=True)
-    dens = sp.exp(-s**2 / (2 * v)) / sp.sqrt(2 * sp.pi * v)
-    out = sp.simplify(sp.integrate(s**k * sp.exp(_lam * s) * dens, (s, -sp.oo, sp.oo), conds="none"))
-    return out.subs(v, _v)
+    dens = sp.exp(-s**2 / (2 * v_pos)) / sp.sqrt(2 * sp.pi * v_pos)
+    out = sp.simplify(sp.integrate(s**k * sp.exp(lam * s) * dens, (s, -sp.oo, sp.oo), conds="none"))
+    return out.subs(v_pos, v)
 
 
-def _E(k: int, lam, var) -> sp.Expr:
-    return gaussian_moment_expr(k).subs({_lam: lam, _v: var})
+def _E(k: int, rate, var) -> sp.Expr:
+    return gaussian_moment_expr(k).subs({lam: rate, v: var})
 
 
 # ---------------------------------------------------------------- pairwise kernels
@@ -53,8 +50,7 @@ def cross_term_expr() -> sp.Expr:
 
     :math:`\mathbb E_\beta[y_q y_\ell] = s_\ell/d`, so :math:`b = \mathbb E[s\,e^{\omega s}]\,e^{-\omega^2 q/2}/d` at :math:`q=d`.
     """
-    om = sp.Symbol("omega", real=True)
-    raw = _E(1, om, q) * sp.exp(-om**2 * q / 2) / d
+    raw = _E(1, omega, q) * sp.exp(-omega**2 * q / 2) / d
     return sp.simplify(raw.subs(q, d))
 
 
@@ -66,7 +62,7 @@ def pair_term_expr() -> sp.Expr:
     Off-diagonal tokens: with :math:`x = (s/q)x_q + x_\perp`, :math:`\mathbb E[x e^{\omega s}] = x_q\,\mathbb E[s e^{\omega s}]/q`,
     so :math:`\mathbb E[x_\ell^\top x_{\ell'} e^{\omega s_\ell+\omega' s_{\ell'}}]/d = \mathbb E[s e^{\omega s}]\mathbb E[s e^{\omega' s}]/(qd)`.
     """
-    om, om2 = sp.symbols("omega omega'", real=True)
+    om, om2 = omega, omega_p
     norm = sp.exp(-(om**2 + om2**2) * q / 2)
     diag = (1 + sigma2) / L * _E(0, om + om2, q) * norm
     off = _E(1, om, q) * _E(1, om2, q) / (q * d) * norm
@@ -77,30 +73,28 @@ def pair_term_expr() -> sp.Expr:
 @lru_cache(maxsize=None)
 def approx_loss_expr(n_head: int) -> sp.Expr:
     r""":math:`\tilde{\mathcal L}(\omega_{1..H},\mu_{1..H})` in terms of ``d, L, sigma2`` (SPEC 3.1)."""
-    omega, mu = head_symbols(n_head)
-    om, om2 = sp.symbols("omega omega'", real=True)
+    om_h, mu_h = head_symbols(n_head)
     b, a = cross_term_expr(), pair_term_expr()
-    loss = 1 + sigma2 - 2 * sum(mu[h] * b.subs(sp.Symbol("omega", real=True), omega[h]) for h in range(n_head))
+    loss = 1 + sigma2 - 2 * sum(mu_h[h] * b.subs(omega, om_h[h]) for h in range(n_head))
     for h in range(n_head):
         for k in range(n_head):
-            loss += mu[h] * mu[k] * a.subs({om: omega[h], om2: omega[k]}, simultaneous=True)
+            loss += mu_h[h] * mu_h[k] * a.subs({omega: om_h[h], omega_p: om_h[k]}, simultaneous=True)
     return loss
 
 
 def approx_loss_matrix_expr(n_head: int) -> sp.Expr:
     r"""The same loss written in SPEC 3.1's matrix form, :math:`1+\sigma^2-2\mu^\top\omega+\mu^\top(\omega\omega^\top+cE)\mu`,
-    with ``c`` a free symbol: a second route to :func:`approx_loss_expr` (tests check they agree)."""
-    omega, mu = head_symbols(n_head)
-    om, mv = sp.Matrix(omega), sp.Matrix(mu)
-    E = sp.Matrix(n_head, n_head, lambda i, j: sp.exp(d * omega[i] * omega[j]))
+    with ``c`` a free symbol: a second route to :func:`approx_loss_expr` (:func:`identities` proves they agree)."""
+    om_h, mu_h = head_symbols(n_head)
+    om, mv = sp.Matrix(om_h), sp.Matrix(mu_h)
+    E = sp.Matrix(n_head, n_head, lambda i, j: sp.exp(d * om_h[i] * om_h[j]))
     return 1 + sigma2 - 2 * (mv.T * om)[0] + (mv.T * (om * om.T + c * E) * mv)[0]
 
 
 @lru_cache(maxsize=None)
 def _kernels():
-    om, om2 = sp.symbols("omega omega'", real=True)
-    b = sp.lambdify((sp.Symbol("omega", real=True), d), cross_term_expr(), "numpy")
-    a = sp.lambdify((om, om2, d, L, sigma2), pair_term_expr(), "numpy")
+    b = sp.lambdify((omega, d), cross_term_expr(), "numpy")
+    a = sp.lambdify((omega, omega_p, d, L, sigma2), pair_term_expr(), "numpy")
     return b, a
 
 
@@ -114,8 +108,8 @@ def quadratic_form(omega, *, d: int, L: int, sigma2: float) -> tuple[np.ndarray,
     return A, b
 
 
-def approx_loss(omega, mu, *, d: int, L: int, sigma2: float) -> float:
-    r"""The paper's approximate population loss (SPEC 3.1),
+def mean_field_loss(omega, mu, *, d: int, L: int, sigma2: float) -> float:
+    r"""The paper's mean-field ("approximate") population loss :math:`\tilde{\mathcal L}` (SPEC 3.1),
 
     .. math:: \tilde{\mathcal L}(\omega,\mu) = 1+\sigma^2 - 2\mu^\top\omega + \mu^\top\big(\omega\omega^\top + c\,E(\omega)\big)\mu,
        \quad c = \tfrac{1+\sigma^2}{L},\ E_{hh'} = e^{d\omega_h\omega_{h'}}.
@@ -126,6 +120,10 @@ def approx_loss(omega, mu, *, d: int, L: int, sigma2: float) -> float:
     omega, mu = check_heads(omega, mu)
     A, b = quadratic_form(omega, d=d, L=L, sigma2=sigma2)
     return float(1 + sigma2 - 2 * mu @ b + mu @ A @ mu)
+
+
+#: The name the paper's loss had before it was named for what it is; the same function object (public API).
+approx_loss = mean_field_loss
 
 
 def optimal_mu(omega, *, d: int, L: int, sigma2: float) -> np.ndarray:
@@ -156,10 +154,10 @@ def profile_loss(omega, *, d: int, L: int, sigma2: float) -> float:
 @lru_cache(maxsize=None)
 def optimal_mu_expr(n_head: int) -> sp.Matrix:
     r""":math:`\mu^*` solving :math:`\nabla_\mu\tilde{\mathcal L}=0` symbolically (small ``n_head`` only)."""
-    omega, mu = head_symbols(n_head)
+    _, mu_h = head_symbols(n_head)
     loss = approx_loss_matrix_expr(n_head)
-    sol = sp.solve([sp.diff(loss, v) for v in mu], mu, dict=True)[0]
-    return sp.Matrix([sol[v] for v in mu])
+    sol = sp.solve([sp.diff(loss, x) for x in mu_h], mu_h, dict=True)[0]
+    return sp.Matrix([sol[x] for x in mu_h])
 
 
 @lru_cache(maxsize=None)
@@ -167,10 +165,10 @@ def small_omega_loss_expr(n_head: int) -> sp.Expr:
     r"""Second-order form of :math:`\tilde{\mathcal L}` for small :math:`\omega` (SPEC 3.1):
     expand :math:`E_{hh'} = 1 + d\omega_h\omega_{h'} + O(\omega^4)`, giving
     :math:`1+\sigma^2-2\mu^\top\omega+(1+cd)(\mu^\top\omega)^2+c(\mathbf 1^\top\mu)^2`."""
-    omega, mu = head_symbols(n_head)
-    e = sp.Symbol("e_scale", positive=True)
-    scaled = approx_loss_matrix_expr(n_head).subs({o: e * o for o in omega}, simultaneous=True)
-    scaled = scaled.subs({v: v / e for v in mu}, simultaneous=True)  # mu omega held fixed
+    om_h, mu_h = head_symbols(n_head)
+    e = e_scale
+    scaled = approx_loss_matrix_expr(n_head).subs({o: e * o for o in om_h}, simultaneous=True)
+    scaled = scaled.subs({x: x / e for x in mu_h}, simultaneous=True)  # mu omega held fixed
     # omega -> e*omega, mu -> mu/e keeps mu_h*omega_h fixed; truncating at O(e^2) keeps exactly the
     # terms up to E = 1 + d*omega*omega' (c*(1^T mu)^2 appears at order e^-2, the rest at e^0).
     series = sp.series(scaled, e, 0, 1).removeO()
@@ -184,7 +182,6 @@ def small_omega_optimum_expr() -> dict[str, sp.Expr]:
     Returns ``{"u": eta*, "v": 0, "loss": infimum}``: zero-sum :math:`v=0`, :math:`\eta^*=1/(1+cd)`,
     infimum :math:`1+\sigma^2-1/(1+cd)`.
     """
-    u, v = sp.symbols("u v", real=True)
     loss = 1 + sigma2 - 2 * u + (1 + c * d) * u**2 + c * v**2
     sol = sp.solve([sp.diff(loss, u), sp.diff(loss, v)], [u, v], dict=True)[0]
     return {"u": sol[u], "v": sol[v], "loss": sp.simplify(loss.subs(sol))}
@@ -192,7 +189,8 @@ def small_omega_optimum_expr() -> dict[str, sp.Expr]:
 
 def eta_star(*, d: int, L: int, sigma2: float) -> float:
     r""":math:`\eta^* = 1/(1+cd)`, the effective step :math:`\sum_h\mu_h\omega_h` at the small-:math:`\omega` optimum."""
-    return float(small_omega_optimum_expr()["u"].subs(_numeric_subs(d, L, sigma2)))
+    d, L, sigma2 = check_problem(d, L, sigma2)
+    return float(_numeric()["eta_star"](d, L, sigma2))
 
 
 @lru_cache(maxsize=None)
@@ -203,8 +201,8 @@ def pair_loss_expr() -> dict[str, sp.Expr]:
     ``eta`` :math:`=2m^*w` and ``eta_limit`` :math:`=\lim_{w\to0}2m^*w = 1/(1+cd)=\eta^*`. The sinh forms are
     assembled by hand and proved equal to what ``solve`` returns (raises if not).
     """
-    omega, mu = head_symbols(2)
-    loss = approx_loss_matrix_expr(2).subs({omega[0]: w, omega[1]: -w, mu[0]: m, mu[1]: -m}, simultaneous=True)
+    om_h, mu_h = head_symbols(2)
+    loss = approx_loss_matrix_expr(2).subs({om_h[0]: w, om_h[1]: -w, mu_h[0]: m, mu_h[1]: -m}, simultaneous=True)
     m_raw = sp.solve(sp.diff(loss, m), m)[0]
     profile_raw = loss.subs(m, m_raw)
     sh = sp.sinh(d * w**2)
@@ -225,7 +223,7 @@ def pair_monotonicity_expr() -> dict[str, sp.Expr]:
     :math:`\frac{w^2}{w^2+c\sinh(dw^2)} = \frac{1}{1+cd\,\sinh(x)/x}` and
     :math:`\frac{d}{dx}\frac{\sinh x}{x} = \frac{g(x)}{x^2}`, :math:`g(x)=x\cosh x-\sinh x`,
     :math:`g(0)=0`, :math:`g'(x)=x\sinh x>0`. So the profile is strictly increasing in :math:`w>0`."""
-    x = sp.Symbol("x", positive=True)
+    x = x_pos
     ratio = sp.sinh(x) / x
     g = x * sp.cosh(x) - sp.sinh(x)
     return {"ratio": ratio, "ratio_derivative": sp.diff(ratio, x), "g": g, "g0": g.subs(x, 0),
@@ -238,8 +236,7 @@ def single_head_optimum_expr() -> dict[str, sp.Expr]:
 
     Returns ``omega2`` :math:`=1/d`, ``mu`` :math:`=\sqrt d/(1+e\,c\,d)`, ``loss`` :math:`=1+\sigma^2-1/(1+e\,cd)`.
     """
-    x = sp.Symbol("x", positive=True)
-    om = sp.Symbol("omega", positive=True)
+    x, om = x_pos, omega_pos
     profile = 1 + sigma2 - om**2 / (om**2 + c * sp.exp(d * om**2))
     x_star = sp.solve(sp.diff(profile.subs(om, sp.sqrt(x)), x), x)[0]
     om_star = sp.sqrt(x_star)
@@ -252,24 +249,79 @@ def single_head_optimum(*, d: int, L: int, sigma2: float) -> tuple[float, float,
     :math:`\omega=1/\sqrt d`, :math:`\mu=\sqrt d/(1+e\,d(1+\sigma^2)/L)`, loss
     :math:`\sigma^2+\frac{e\xi(1+\sigma^2)}{1+e\xi(1+\sigma^2)}` — one head acts like GD with
     :math:`L/e` samples. The sign-flipped ``(-omega, -mu)`` is equally optimal."""
-    sub = _numeric_subs(d, L, sigma2)
-    ex = single_head_optimum_expr()
-    return (float(sp.sqrt(ex["omega2"]).subs(sub)), float(ex["mu"].subs(sub)), float(ex["loss"].subs(sub)))
+    d, L, sigma2 = check_problem(d, L, sigma2)
+    f = _numeric()
+    return (float(f["single_omega"](d, L, sigma2)), float(f["single_mu"](d, L, sigma2)),
+            float(f["single_loss"](d, L, sigma2)))
 
 
 def small_omega_infimum(*, d: int, L: int, sigma2: float) -> float:
     r"""Infimum of :math:`\tilde{\mathcal L}` (reached only as :math:`\omega\to0`):
     :math:`\sigma^2 + \frac{\xi(1+\sigma^2)}{1+\xi(1+\sigma^2)}`, :math:`\xi=d/L`."""
-    return float(small_omega_optimum_expr()["loss"].subs(_numeric_subs(d, L, sigma2)))
-
-
-def _numeric_subs(d, L, sigma2) -> dict:
-    """Validated numbers for the symbols ``d, L, sigma2, c`` (the arguments shadow the module symbols)."""
     d, L, sigma2 = check_problem(d, L, sigma2)
-    return {sym.d: d, sym.L: L, sym.sigma2: sigma2, sym.c: (1 + sigma2) / L}
+    return float(_numeric()["infimum"](d, L, sigma2))
+
+
+@lru_cache(maxsize=None)
+def _numeric() -> dict:
+    """The closed forms of SPEC 3.1 in ``(d, L, sigma2)``, lambdified once (``c = (1 + sigma2) / L`` substituted)."""
+    c_of = {c: (1 + sigma2) / L}
+    opt, single = small_omega_optimum_expr(), single_head_optimum_expr()
+    exprs = {"eta_star": opt["u"], "infimum": opt["loss"], "single_omega": sp.sqrt(single["omega2"]),
+             "single_mu": single["mu"], "single_loss": single["loss"]}
+    return {k: sp.lambdify((d, L, sigma2), e.subs(c_of), "math") for k, e in exprs.items()}
+
+
+# ---------------------------------------------------------------- the statements of SPEC 3.1
+@lru_cache(maxsize=None)
+def identities(n_heads: tuple[int, ...] = (1, 2, 3)) -> dict[str, sp.Expr]:
+    r"""SPEC 3.1's statements as expressions that are identically 0 (check with ``simplify(e) == 0``).
+
+    The SPEC forms are typed here once (they are *given*; the derived ones come from Gaussian integrals):
+
+    * ``derived_is_matrix_form_H{h}``: :func:`approx_loss_expr` (integrals) = SPEC 3.1's matrix form;
+    * ``small_omega_form_H{h}``: :math:`1+\sigma^2-2\mu^\top\omega+(1+cd)(\mu^\top\omega)^2+c(\mathbf 1^\top\mu)^2`;
+    * ``eta_star``, ``zero_sum``, ``infimum``: :math:`\eta^*=1/(1+cd)`, :math:`\mathbf 1^\top\mu=0`, infimum
+      :math:`\sigma^2+\frac{\xi(1+\sigma^2)}{1+\xi(1+\sigma^2)}` at :math:`\xi=d/L`;
+    * ``pair_profile`` (the sinh form), ``pair_eta_limit`` (:math:`2m^*w\to\eta^*`), ``pair_monotone_g0``,
+      ``pair_monotone_g_derivative``, ``pair_monotone_ratio_derivative``;
+    * ``single_head_omega2``, ``single_head_mu``, ``single_head_loss`` (one head = GD with :math:`L/e` samples), and
+      ``single_head_factor_e``: the single-head optimum at :math:`L` minus the proportional-limit optimal GD risk
+      (:func:`theory.risks.gd_optimal_risk_proportional_expr`, the Wick route) at :math:`\xi = e\,d/L` (H6).
+    """
+    from .risks import gd_optimal_risk_proportional_expr  # the Wick route (no cycle: risks does not need mean_field)
+
+    c_of = {c: (1 + sigma2) / L}
+    at_xi = {xi: d / L}
+    out: dict[str, sp.Expr] = {}
+    for h in n_heads:
+        out[f"derived_is_matrix_form_H{h}"] = sp.expand(approx_loss_expr(h) - approx_loss_matrix_expr(h).subs(c_of))
+        om_h, mu_h = head_symbols(h)
+        eff = sum(a * b for a, b in zip(om_h, mu_h))
+        spec = 1 + sigma2 - 2 * eff + (1 + c * d) * eff**2 + c * sum(mu_h) ** 2
+        out[f"small_omega_form_H{h}"] = small_omega_loss_expr(h) - sp.expand(spec)
+    opt = small_omega_optimum_expr()
+    infimum = sigma2 + xi * (1 + sigma2) / (1 + xi * (1 + sigma2))
+    out["eta_star"] = opt["u"] - 1 / (1 + c * d)
+    out["zero_sum"] = opt["v"]
+    out["infimum"] = opt["loss"].subs(c_of) - infimum.subs(at_xi)
+    pair, mono = pair_loss_expr(), pair_monotonicity_expr()
+    out["pair_profile"] = pair["profile"] - (1 + sigma2 - w**2 / (w**2 + c * sp.sinh(d * w**2)))
+    out["pair_eta_limit"] = pair["eta_limit"] - 1 / (1 + c * d)
+    out["pair_monotone_g0"] = mono["g0"]
+    out["pair_monotone_g_derivative"] = mono["g_derivative"] - x_pos * sp.sinh(x_pos)
+    out["pair_monotone_ratio_derivative"] = mono["ratio_derivative"] - mono["g"] / x_pos**2
+    single = single_head_optimum_expr()
+    single_spec = sigma2 + sp.E * xi * (1 + sigma2) / (1 + sp.E * xi * (1 + sigma2))
+    out["single_head_omega2"] = single["omega2"] - 1 / d
+    out["single_head_mu"] = single["mu"] - sp.sqrt(d) / (1 + sp.E * c * d)
+    out["single_head_loss"] = single["loss"].subs(c_of) - single_spec.subs(at_xi)
+    out["single_head_factor_e"] = (single["loss"].subs(c_of)
+                                   - gd_optimal_risk_proportional_expr().subs(xi, d * sp.E / L))
+    return out
 
 
 __all__ = ["approx_loss", "approx_loss_expr", "approx_loss_matrix_expr", "cross_term_expr", "eta_star",
-           "gaussian_moment_expr", "optimal_mu", "optimal_mu_expr", "pair_loss_expr", "pair_monotonicity_expr", "pair_term_expr",
+           "gaussian_moment_expr", "identities", "mean_field_loss", "optimal_mu", "optimal_mu_expr", "pair_loss_expr", "pair_monotonicity_expr", "pair_term_expr",
            "profile_loss", "quadratic_form", "single_head_optimum", "single_head_optimum_expr",
            "small_omega_infimum", "small_omega_loss_expr", "small_omega_optimum_expr"]

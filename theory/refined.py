@@ -25,7 +25,7 @@ The loss is truncated at :math:`O(L^{-\text{order}})` (default ``order=2``), and
 .. math:: \mathcal L_{\rm ref} = 1+\sigma^2 - 2\mu^\top b(\omega) + \mu^\top G(\omega)\mu,\qquad
           b_h = \beta(\omega_h),\ G_{hh'} = \Gamma(\omega_h,\omega_{h'}),
 
-two kernels (:func:`refined_kernels_expr`); the tests prove it equal to the direct expansion with all
+two kernels (:func:`refined_kernels_expr`); :func:`identities` proves it equal to the direct expansion with all
 :math:`2H` sample means at once (:func:`refined_loss_raw_expr`).
 
 **Regime of validity.** The :math:`\chi^2_d` average needs every exponent :math:`\alpha<1/2`
@@ -44,135 +44,21 @@ risk of mean plus debiased GD (SPEC 3.3-3.4), exactly in :math:`L` (:func:`linea
 """
 from __future__ import annotations
 
-from collections import Counter
 from functools import lru_cache
-from itertools import combinations_with_replacement
-from typing import Sequence
 
 import numpy as np
 import sympy as sp
-from sympy.utilities.iterables import multiset_partitions
 
 from .validate import check_heads, check_int, check_problem
-from .mean_field import gaussian_moment_expr
-from .symbols import L, d, head_symbols, q, sigma2
+from .delta_method import (Feature, chi2_average, chi2_mgf_expr, chi2_moment_expr,  # noqa: F401  (re-exported)
+                           delta_expectation, exp_poly_terms, sample_mean_central_moment, score_mgf_expr,
+                           score_moment_expr)
+from .symbols import (D, D_a, D_b, L, M, N, N_a, N_b, alpha, d, eta, head_mean_symbols, head_symbols, m_1, m_2,
+                      omega_a, omega_b, overlap_symbol, q, sigma2, w_pos)
 
-omega_a, omega_b = sp.symbols("omega_a omega_b", real=True)  # the two heads of a pair kernel
-alpha, eta_sym = sp.Symbol("alpha", real=True), sp.Symbol("eta", real=True)
-_lam = sp.Symbol("lambda", real=True)
+eta_sym = eta  # the linearised predictor's step mu^T omega (the name this module used before)
 ORDERS = (1, 2, 3)
 DEFAULT_ORDER = 2
-
-#: A per-score feature ``(k, lam, nrm)`` stands for :math:`s^k e^{\lambda s - \text{nrm}\,q}`.
-Feature = tuple[int, sp.Expr, sp.Expr]
-
-
-# ---------------------------------------------------------------- ingredients (sympy integrals)
-@lru_cache(maxsize=None)
-def score_mgf_expr() -> sp.Expr:
-    r""":math:`\mathbb E[e^{\lambda s}\mid q] = e^{\lambda^2 q/2}` for :math:`s\sim\mathcal N(0,q)`: the Gaussian integral
-    of :func:`theory.mean_field.gaussian_moment_expr` at variance :math:`q`."""
-    return gaussian_moment_expr(0).subs(sp.Symbol("v", real=True), q)  # its lambda is this module's _lam
-
-
-@lru_cache(maxsize=None)
-def score_moment_expr(k: int) -> sp.Expr:
-    r""":math:`\mathbb E[s^k e^{\lambda s}\mid q]\,e^{-\lambda^2q/2}` (a polynomial in :math:`\lambda, q`), by
-    differentiating the MGF ``k`` times in :math:`\lambda`."""
-    mgf = score_mgf_expr()
-    return sp.expand(sp.simplify(sp.diff(mgf, _lam, k) / mgf))
-
-
-@lru_cache(maxsize=None)
-def chi2_mgf_expr() -> sp.Expr:
-    r""":math:`\mathbb E[e^{\alpha q}] = (1-2\alpha)^{-d/2}` for :math:`q\sim\chi^2_d`, integrated against the density.
-
-    The integral converges only for :math:`\alpha<1/2`; sympy integrates with :math:`\alpha = 1/2-b`, :math:`b>0`.
-    """
-    u = sp.Symbol("u", positive=True)  # u = 1 - 2*alpha > 0
-    dens = q**(d / 2 - 1) * sp.exp(-q / 2) / (2**(d / 2) * sp.gamma(d / 2))
-    out = sp.integrate(dens * sp.exp(-u * q / 2 + q / 2), (q, 0, sp.oo), conds="none")
-    out = sp.powsimp(sp.powdenest(sp.simplify(out), force=True), force=True)
-    return out.xreplace({u: 1 - 2 * alpha})
-
-
-@lru_cache(maxsize=None)
-def chi2_moment_expr(k: int) -> sp.Expr:
-    r""":math:`\mathbb E[q^k e^{\alpha q}] = \partial_\alpha^k\,\mathbb E[e^{\alpha q}] = 2^k (d/2)_k\,(1-2\alpha)^{-d/2-k}`
-    (valid for :math:`\alpha<1/2`). The product form is assembled by hand (positive base, no sign ambiguity of
-    symbolic powers) and proved equal to the derivative on :math:`\alpha<1/2`; raises if not."""
-    k = check_int("k", k, lo=0)
-    raw = sp.diff(chi2_mgf_expr(), alpha, k)
-    nice = 2**k * sp.rf(d / 2, k) * (1 - 2 * alpha) ** (-d / 2 - k)
-    u = sp.Symbol("u", positive=True)  # u = 1 - 2*alpha
-    on_domain = {alpha: (1 - u) / 2}
-    if sp.simplify(sp.expand_func(raw.subs(on_domain) - nice.subs(on_domain))) != 0:
-        raise ArithmeticError(f"E[q^{k} e^(alpha q)]: {nice} differs from the derivative {raw}")
-    return sp.expand_func(nice)
-
-
-# ---------------------------------------------------------------- delta method for sample means
-def _joint_moment(feats: Sequence[Feature]) -> sp.Expr:
-    k = sum(f[0] for f in feats)
-    lam = sum(f[1] for f in feats)
-    nrm = sum(f[2] for f in feats)
-    return sp.expand(score_moment_expr(k).subs(_lam, lam)) * sp.exp(sp.expand(lam**2 / 2 - nrm) * q)
-
-
-def _cumulant(feats: Sequence[Feature]) -> sp.Expr:
-    """Joint cumulant of the features of one score, from moments by the partition formula."""
-    total = sp.S.Zero
-    for part in multiset_partitions(list(range(len(feats)))):
-        term = (-1)**(len(part) - 1) * sp.factorial(len(part) - 1)
-        for block in part:
-            term *= _joint_moment([feats[i] for i in block])
-        total += term
-    return sp.expand(total)
-
-
-def sample_mean_central_moment(feats: Sequence[Feature], order: int, _cache: dict | None = None) -> sp.Expr:
-    r""":math:`\mathbb E\prod_i(\bar f_i - \mathbb E f_i)` for sample means over :math:`L` i.i.d. scores, to :math:`O(L^{-\text{order}})`.
-
-    A set partition of the factors into blocks (no singletons) contributes :math:`\prod_B \kappa_B/L^{|B|-1}`.
-    """
-    cache = {} if _cache is None else _cache
-    total = sp.S.Zero
-    n = len(feats)
-    for part in multiset_partitions(list(range(n))):
-        power = n - len(part)
-        if any(len(block) < 2 for block in part) or power > order:
-            continue
-        term = L**(-power)
-        for block in part:
-            key = tuple(sorted((feats[i] for i in block), key=str))
-            if key not in cache:
-                cache[key] = _cumulant(key)
-            term *= cache[key]
-        total += term
-    return total
-
-
-def delta_expectation(g: sp.Expr, variables: Sequence[sp.Symbol], feats: Sequence[Feature], *,
-                      order: int) -> sp.Expr:
-    r""":math:`\mathbb E[g(\bar f_1,\dots,\bar f_n)\mid q]` to :math:`O(L^{-\text{order}})` (Taylor expansion at the means).
-
-    Exact when ``g`` is a polynomial of degree :math:`\le 2\,\text{order}` in the sample means and every
-    dropped term is beyond that degree (the multivariate delta method; derivatives up to ``2*order``).
-    """
-    cache: dict = {}
-    at = {v: _joint_moment([f]) for v, f in zip(variables, feats)}
-    total = g.subs(at)
-    for n in range(2, 2 * order + 1):
-        for idx in combinations_with_replacement(range(len(variables)), n):
-            der = sp.diff(g, *[variables[i] for i in idx])
-            if der == 0:
-                continue
-            moment = sample_mean_central_moment([feats[i] for i in idx], order, cache)
-            if moment == 0:
-                continue
-            mult = sp.Mul(*[sp.factorial(c) for c in Counter(idx).values()])
-            total += der.subs(at) / mult * moment
-    return sp.expand(total)
 
 
 def _head_features(om) -> list[Feature]:
@@ -184,26 +70,23 @@ def _head_features(om) -> list[Feature]:
 @lru_cache(maxsize=None)
 def softmax_mean_expr(order: int = DEFAULT_ORDER) -> sp.Expr:
     r""":math:`\mathbb E[S_a\mid q]`, :math:`S_a = \sum_\ell s_\ell e^{\omega_a s_\ell}/\sum_j e^{\omega_a s_j}`, to :math:`O(L^{-\text{order}})`."""
-    n, dd = sp.symbols("N D")
-    return delta_expectation(n / dd, [n, dd], _head_features(omega_a), order=order)
+    return delta_expectation(N / D, [N, D], _head_features(omega_a), order=order)
 
 
 @lru_cache(maxsize=None)
 def softmax_product_expr(order: int = DEFAULT_ORDER) -> sp.Expr:
     r""":math:`\mathbb E[S_aS_b\mid q]` to :math:`O(L^{-\text{order}})`."""
-    na, da, nb, db = sp.symbols("N_a D_a N_b D_b")
     feats = _head_features(omega_a) + _head_features(omega_b)
-    return delta_expectation(na * nb / (da * db), [na, da, nb, db], feats, order=order)
+    return delta_expectation(N_a * N_b / (D_a * D_b), [N_a, D_a, N_b, D_b], feats, order=order)
 
 
 @lru_cache(maxsize=None)
 def weight_overlap_expr(order: int = DEFAULT_ORDER) -> sp.Expr:
     r""":math:`L\,\mathbb E[P_{ab}\mid q] = \mathbb E[\bar M/(\bar D_a\bar D_b)\mid q]` to :math:`O(L^{1-\text{order}})`,
     so that the loss term :math:`\bar\tau^2\mu^\top\mathbb E P\mu` is kept to :math:`O(L^{-\text{order}})`."""
-    mm, da, db = sp.symbols("M D_a D_b")
     feats = [(0, omega_a + omega_b, (omega_a**2 + omega_b**2) / 2), _head_features(omega_a)[1],
              _head_features(omega_b)[1]]
-    return delta_expectation(mm / (da * db), [mm, da, db], feats, order=order - 1)
+    return delta_expectation(M / (D_a * D_b), [M, D_a, D_b], feats, order=order - 1)
 
 
 @lru_cache(maxsize=None)
@@ -223,36 +106,6 @@ def conditional_loss_expr(n_head: int, order: int = DEFAULT_ORDER) -> sp.Expr:
     return out
 
 
-# ---------------------------------------------------------------- the chi^2 average
-def _exp_poly_terms(expr: sp.Expr) -> dict[sp.Expr, sp.Expr]:
-    r"""Write ``expr`` as :math:`\sum_\alpha p_\alpha(q)\,e^{\alpha q}`; returns ``{alpha: p_alpha}``."""
-    out: dict[sp.Expr, sp.Expr] = {}
-    for term in sp.Add.make_args(sp.expand(expr)):
-        expo, rest = sp.S.Zero, sp.S.One
-        for f in sp.Mul.make_args(term):
-            if isinstance(f, sp.exp):
-                expo += f.args[0]
-            elif isinstance(f, sp.Pow) and isinstance(f.base, sp.exp):
-                expo += f.base.args[0] * f.exp
-            else:
-                rest *= f
-        a = sp.expand(expo / q)
-        if a.has(q):
-            raise ArithmeticError(f"exponent {expo} is not linear in q")
-        out[a] = out.get(a, sp.S.Zero) + rest
-    return out
-
-
-def chi2_average(expr: sp.Expr) -> sp.Expr:
-    r""":math:`\mathbb E_q[\,\cdot\,]` over :math:`q\sim\chi^2_d` of an exp-polynomial :math:`\sum p_\alpha(q)e^{\alpha q}`
-    (non-negative powers of ``q`` only), term by term with :func:`chi2_moment_expr`."""
-    total = sp.S.Zero
-    for a, poly in _exp_poly_terms(expr).items():
-        for (k,), coef in sp.Poly(sp.expand(poly), q).terms():
-            total += coef * chi2_moment_expr(k).subs(alpha, a)
-    return total
-
-
 @lru_cache(maxsize=None)
 def mgf_exponents_expr(order: int = DEFAULT_ORDER) -> tuple[sp.Expr, ...]:
     r"""Every exponent :math:`\alpha(\omega_a,\omega_b)` whose :math:`\chi^2_d` MGF the refined form uses;
@@ -260,7 +113,7 @@ def mgf_exponents_expr(order: int = DEFAULT_ORDER) -> tuple[sp.Expr, ...]:
     pieces = (softmax_mean_expr(order), softmax_product_expr(order), weight_overlap_expr(order))
     exps = set()
     for p in pieces:
-        exps |= set(_exp_poly_terms(p))
+        exps |= set(exp_poly_terms(p))
     return tuple(sorted(exps, key=sp.default_sort_key))
 
 
@@ -299,8 +152,7 @@ def refined_loss_raw_expr(n_head: int, order: int = DEFAULT_ORDER) -> sp.Expr:
     and :math:`\mu^\top\mathbb E[P\mid q]\mu` with all :math:`M_{hh'}, D_h`, then average over :math:`q`.
     Slow beyond ``n_head=2``; used by the tests to prove :func:`refined_loss_expr` right."""
     omega, mu = head_symbols(check_int("n_head", n_head, lo=1))
-    ns = sp.symbols(f"N_1:{n_head + 1}")
-    ds = sp.symbols(f"D_1:{n_head + 1}")
+    ns, ds = head_mean_symbols(n_head)
     feats, variables = [], []
     for h in range(n_head):
         feats += _head_features(omega[h])
@@ -308,7 +160,7 @@ def refined_loss_raw_expr(n_head: int, order: int = DEFAULT_ORDER) -> sp.Expr:
     pred = sum(mu[h] * ns[h] / ds[h] for h in range(n_head))
     fit = delta_expectation(sp.expand((q - pred)**2), variables, feats, order=order)
     pairs = [(h, k) for h in range(n_head) for k in range(h, n_head)]
-    ms = {hk: sp.Symbol(f"M_{hk[0]}{hk[1]}") for hk in pairs}
+    ms = {hk: overlap_symbol(*hk) for hk in pairs}
     mfeats = [(0, omega[h] + omega[k], (omega[h]**2 + omega[k]**2) / 2) for h, k in pairs]
     dfeats = [_head_features(omega[h])[1] for h in range(n_head)]
     overlap = sum((1 if h == k else 2) * mu[h] * mu[k] * ms[(h, k)] / (ds[h] * ds[k]) for h, k in pairs)
@@ -330,13 +182,13 @@ def linearized_loss_expr() -> sp.Expr:
     :math:`1+\sigma^2-2\eta(1-\tfrac1L)+\eta^2(1-\tfrac1L)\tfrac{L+d+d\sigma^2}{L}+\alpha^2\tfrac{1+\sigma^2}{L}`
     (debiased GD of SPEC 3.4 plus the mean term).
     """
-    m1, m2 = sp.symbols("m_1 m_2")
+    m1, m2 = m_1, m_2
     feats = [(1, 0, 0), (2, 0, 0)]
-    pred = alpha * m1 + eta_sym * (m2 - m1**2)
+    pred = alpha * m1 + eta * (m2 - m1**2)
     fit = delta_expectation(sp.expand((q - pred)**2), [m1, m2], feats, order=3)
-    sq = delta_expectation(alpha**2 / L + eta_sym**2 * (m2 - m1**2) / L, [m1, m2], feats, order=3)
+    sq = delta_expectation(alpha**2 / L + eta**2 * (m2 - m1**2) / L, [m1, m2], feats, order=3)
     tau2 = (d - 1) / d + sigma2
-    return sp.factor(sp.expand(sigma2 + chi2_average(sp.expand(fit / (d * q))) + tau2 * chi2_average(sq)), eta_sym)
+    return sp.factor(sp.expand(sigma2 + chi2_average(sp.expand(fit / (d * q))) + tau2 * chi2_average(sq)), eta)
 
 
 # ---------------------------------------------------------------- numeric wrappers
@@ -443,7 +295,7 @@ def _kernel_values(fns, omega, d, L, sigma2):
 
 @lru_cache(maxsize=None)
 def _linearized_fn():
-    return sp.lambdify((alpha, eta_sym, d, L, sigma2), linearized_loss_expr(), "numpy")
+    return sp.lambdify((alpha, eta, d, L, sigma2), linearized_loss_expr(), "numpy")
 
 
 def linearized_loss(omega, mu, *, d: int, L: int, sigma2: float) -> float:
@@ -454,8 +306,51 @@ def linearized_loss(omega, mu, *, d: int, L: int, sigma2: float) -> float:
     return float(_linearized_fn()(float(mu.sum()), float(mu @ omega), d, L, sigma2))
 
 
+# ---------------------------------------------------------------- the statements
+@lru_cache(maxsize=None)
+def identities() -> dict[str, sp.Expr]:
+    r"""The refined form's exact properties, each identically 0 (``simplify(e) == 0``; ``expand`` suffices for most):
+
+    * ``assembled_is_direct_H{h}_order{o}`` (h, o in 1, 2): pair-kernel assembly = one delta expansion over all
+      :math:`2H` sample means (:func:`refined_loss_raw_expr`);
+    * ``chi2_average_of_conditional_H{h}``: averaging :func:`conditional_loss_expr` over :math:`q` gives the form;
+    * ``omega_zero_exact``: at :math:`\omega=0` the prediction is :math:`\mu\bar y`, risk :math:`1+\sigma^2+\mu^2(1+\sigma^2)/L`;
+    * ``pair_limit_order2`` / ``pair_limit_order1``: for :math:`\omega=(w,-w)` with :math:`\mu^\top\omega=\eta`,
+      :math:`\mathbf 1^\top\mu=\alpha` fixed, :math:`w\to0` gives :func:`linearized_loss_expr` exactly at order 2,
+      and misses exactly :math:`d(1+\sigma^2)\eta^2/L^2` at order 1;
+    * ``linearized_is_dgd_plus_mean``: :func:`linearized_loss_expr` = the Wick-derived debiased-GD risk
+      (:func:`theory.risks.dgd_risk_expr`, a second route) plus :math:`\alpha^2(1+\sigma^2)/L`;
+    * ``first_order_beta`` / ``first_order_gamma``: the order-1 kernels in closed form,
+      :math:`\beta=\omega[1-(1-2\omega^2)^{-d/2-1}/L]` and :math:`\Gamma=\omega\omega'+\frac{1+\sigma^2}L(1-2\omega\omega')^{-d/2}+\frac{\omega\omega'}L(p(\omega\omega')-p(\omega^2)-p(\omega'^2))`,
+      :math:`p(x)=(1-2x)^{-d/2-1}`.
+    """
+    from .risks import dgd_risk_expr  # the Wick route of SPEC 3.4 (no import cycle: risks does not need refined)
+    out: dict[str, sp.Expr] = {}
+    for h in (1, 2):
+        for o in (1, 2):
+            out[f"assembled_is_direct_H{h}_order{o}"] = refined_loss_raw_expr(h, o) - refined_loss_expr(h, o)
+        out[f"chi2_average_of_conditional_H{h}"] = (chi2_average(sp.expand(conditional_loss_expr(h))) + sigma2
+                                                    - refined_loss_expr(h))
+    (om,), (mu1,) = head_symbols(1)
+    out["omega_zero_exact"] = refined_loss_expr(1).subs(om, 0) - (1 + sigma2 + mu1**2 * (1 + sigma2) / L)
+    wp = w_pos
+    (o1, o2), (m1, m2) = head_symbols(2)
+    sub = {o1: wp, o2: -wp, m1: eta / (2 * wp) + alpha / 2, m2: -eta / (2 * wp) + alpha / 2}
+    for order, missing in ((2, 0), (1, d * eta**2 * (1 + sigma2) / L**2)):
+        limit = sp.series(refined_loss_expr(2, order).subs(sub, simultaneous=True), wp, 0, 1).removeO()
+        out[f"pair_limit_order{order}"] = limit - linearized_loss_expr() - missing
+    out["linearized_is_dgd_plus_mean"] = linearized_loss_expr() - dgd_risk_expr() - alpha**2 * (1 + sigma2) / L
+    beta, gamma = refined_kernels_expr(1)
+    p = lambda x: (1 - 2 * x) ** (-d / 2 - 1)  # noqa: E731
+    a, b = omega_a, omega_b
+    out["first_order_beta"] = beta - a * (1 - p(a**2) / L)
+    out["first_order_gamma"] = gamma - (a * b + (1 + sigma2) / L * (1 - 2 * a * b) ** (-d / 2)
+                                        + a * b / L * (p(a * b) - p(a**2) - p(b**2)))
+    return out
+
+
 __all__ = ["DEFAULT_ORDER", "ORDERS", "chi2_average", "chi2_mgf_expr", "chi2_moment_expr", "conditional_loss_expr",
-           "delta_expectation",
+           "delta_expectation", "identities",
            "expansion_parameter", "linearized_loss", "linearized_loss_expr", "max_mgf_exponent",
            "mgf_exponents_expr", "refined_kernels_expr", "refined_loss", "refined_loss_expr",
            "refined_loss_grad", "refined_loss_raw_expr", "sample_mean_central_moment", "score_mgf_expr",

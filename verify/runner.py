@@ -85,8 +85,6 @@ def plan(claims: list[Claim], profile: str, overrides: list[Override]) -> dict[s
 def check_out_dir(out: Path) -> Path:
     """``out`` exists (or is created) as a writable folder, checked before any work (one-line error if not)."""
     out = Path(out)
-    if str(out).strip() == "":
-        raise ValueError("--out must name a folder, got an empty path")
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a folder")
     try:
@@ -140,6 +138,8 @@ def run_claims(ids: str | None = None, *, profile: str = "quick", out: str | Pat
     result are saved at once; with ``resume=True`` a claim whose saved result has the same key (profile, seed,
     device, parameters and code version) is not run again, and a damaged saved file is reported and re-run.
     """
+    if str(out).strip() == "":
+        raise ValueError("--out must name a folder, got an empty path")
     RunContext(profile=profile, out_dir=Path(out), seed=seed, device=device)  # validates the common settings
     claims = select(ids)
     if isinstance(overrides, Mapping):

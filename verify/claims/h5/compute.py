@@ -8,7 +8,7 @@ import sympy as sp
 import torch
 
 from numerics import dgd_predict, make_generator, reduced_attention_predict, sample_linear
-from theory.expansion import head_output_coefficients_numeric, identities
+from theory.expansion import head_output_coefficient, identities
 
 
 def compute(p, ctx) -> dict:
@@ -31,8 +31,8 @@ def compute(p, ctx) -> dict:
     # series coefficients per prompt: pair output = eta c1 + eta w^2 c3 + eta w^4 c5 + ...
     s = torch.einsum("nld,nd->nl", x, xq).numpy()
     yn = y.numpy()
-    lead = eta * head_output_coefficients_numeric(3, s, yn)
-    nxt = eta * head_output_coefficients_numeric(5, s, yn)
+    lead = eta * head_output_coefficient(3, s, yn)
+    nxt = eta * head_output_coefficient(5, s, yn)
     lead_ms = float(np.mean(lead**2))
     return {
         "identities": proved,

@@ -1,5 +1,7 @@
-"""The refined closed form of the reduced model's loss (SPEC 3.5): ingredients, two symbolic routes, exact
-limits, the chi^2 average against quadrature, gradients, input validation, and Monte Carlo."""
+"""The refined closed form of the reduced model's loss (SPEC 3.5) and its delta-method machinery, against
+independent facts: chi^2 moments by quadrature, conditional pieces by simulation at fixed q, finite-difference
+gradients, symmetry, the L -> oo agreement with L~ at order 1/L, and Monte Carlo within Z SE. The exact symbolic
+statements (two routes, omega = 0, the pair limit) are in ``theory.refined.identities``."""
 from __future__ import annotations
 
 import math
@@ -11,80 +13,23 @@ from hypothesis import assume, given, note
 from hypothesis import strategies as st
 from scipy import integrate, stats
 
-from numerics import reduced_attention_risk
+from numerics import reduced_attention_risk, variance_reduced_risk
+from tests.helpers import PAPER_POINT, Z
+from tests.strategies import refined_heads, seeds
 from theory import refined as R
-from theory.mean_field import approx_loss
-from theory.symbols import L, d, head_symbols, q, sigma2
-from numerics import variance_reduced_risk
-
-from .conftest import Z
+from theory.mean_field import mean_field_loss
+from theory.symbols import L, alpha, d, q
 
 
 # ---------------------------------------------------------------- ingredients
-def test_integrated_mgfs_are_the_known_ones():
-    lam = sp.Symbol("lambda", real=True)
-    assert sp.simplify(R.score_mgf_expr() - sp.exp(lam**2 * q / 2)) == 0
-    assert sp.simplify(R.chi2_mgf_expr() - (1 - 2 * R.alpha) ** (-d / 2)) == 0
-
-
 @pytest.mark.parametrize("k", [0, 1, 2, 3])
 @pytest.mark.parametrize("dim, a", [(1, -0.3), (2, 0.1), (5, 0.4), (12, 0.2)])
 def test_chi2_moments_equal_quadrature(k, dim, a):
     """E[q^k e^{a q}], q ~ chi^2_d, a < 1/2: closed form vs adaptive quadrature (tighter than asserted)."""
-    closed = float(R.chi2_moment_expr(k).subs({d: dim, R.alpha: a}))
+    closed = float(R.chi2_moment_expr(k).subs({d: dim, alpha: a}))
     num, err = integrate.quad(lambda x: x**k * math.exp(a * x + stats.chi2.logpdf(x, dim)), 0, np.inf,
                               epsabs=0, epsrel=1e-12, limit=200)
     assert closed == pytest.approx(num, rel=1e-8)
-
-
-def test_linearized_loss_is_debiased_gd_plus_mean_term():
-    """The delta machinery is exact on polynomials: the first-order predictor's risk is SPEC 3.4's debiased-GD
-    risk plus (1^T mu)^2 (1+sigma2)/L (the ybar term, uncorrelated with y_q and with the GD term)."""
-    eta, alpha = R.eta_sym, R.alpha
-    dgd = 1 + sigma2 - 2 * eta * (1 - 1 / L) + eta**2 * (1 - 1 / L) * (L + d + d * sigma2) / L
-    assert sp.simplify(R.linearized_loss_expr() - dgd - alpha**2 * (1 + sigma2) / L) == 0
-
-
-# ---------------------------------------------------------------- symbolic routes and exact limits
-@pytest.mark.parametrize("n_head, order", [(1, 1), (1, 2), (2, 1), (2, 2)])
-def test_assembled_form_equals_direct_expansion(n_head, order):
-    """Pair-kernel assembly = one delta expansion over all 2H sample means (and all M_hh', D_h)."""
-    assert sp.expand(R.refined_loss_raw_expr(n_head, order) - R.refined_loss_expr(n_head, order)) == 0
-
-
-@pytest.mark.parametrize("n_head", [1, 2])
-def test_chi2_average_of_conditional_loss_is_the_refined_form(n_head):
-    cond = R.conditional_loss_expr(n_head)
-    assert sp.expand(R.chi2_average(sp.expand(cond)) + sigma2 - R.refined_loss_expr(n_head)) == 0
-
-
-def test_omega_zero_is_exact():
-    """omega = 0: the prediction is mu * ybar, whose risk is 1 + sigma2 + mu^2 (1+sigma2)/L exactly."""
-    (om,), (mu,) = head_symbols(1)
-    assert sp.simplify(R.refined_loss_expr(1).subs(om, 0) - (1 + sigma2 + mu**2 * (1 + sigma2) / L)) == 0
-
-
-def test_pair_limit_is_exact_debiased_gd():
-    """omega = (w, -w), mu = (eta/2w + alpha/2, -eta/2w + alpha/2), w -> 0: the softmax pair becomes the
-    first-order predictor exactly, so the limit must be its exact risk. Order 2 reproduces it exactly in L;
-    order 1 lacks exactly the O(1/L^2) term -d (1+sigma2) eta^2 / L^2."""
-    w = sp.Symbol("w", positive=True)
-    (o1, o2), (m1, m2) = head_symbols(2)
-    sub = {o1: w, o2: -w, m1: R.eta_sym / (2 * w) + R.alpha / 2, m2: -R.eta_sym / (2 * w) + R.alpha / 2}
-    for order, missing in ((2, 0), (1, d * R.eta_sym**2 * (1 + sigma2) / L**2)):
-        limit = sp.series(R.refined_loss_expr(2, order).subs(sub, simultaneous=True), w, 0, 1).removeO()
-        assert sp.simplify(limit - R.linearized_loss_expr() - missing) == 0
-
-
-def test_first_order_kernels_in_closed_form():
-    """Order 1 written out: b = omega [1 - (1-2 omega^2)^(-d/2-1)/L], and the pair kernel replaces L~'s
-    c e^{d omega omega'} by c (1 - 2 omega omega')^(-d/2) plus three O(omega omega'/L) terms."""
-    a, b = R.omega_a, R.omega_b
-    beta, gamma = R.refined_kernels_expr(1)
-    p = lambda x: (1 - 2 * x) ** (-d / 2 - 1)  # noqa: E731
-    assert sp.simplify(beta - a * (1 - p(a**2) / L)) == 0
-    want = a * b + (1 + sigma2) / L * (1 - 2 * a * b) ** (-d / 2) + a * b / L * (p(a * b) - p(a**2) - p(b**2))
-    assert sp.simplify(gamma - want) == 0
 
 
 # ---------------------------------------------------------------- conditional pieces vs simulation at fixed q
@@ -128,12 +73,7 @@ def _fd_grad(f, omega, mu, h=1e-6):
     return g
 
 
-heads = st.integers(1, 4).flatmap(lambda h: st.tuples(
-    st.lists(st.floats(-0.35, 0.35, allow_nan=False), min_size=h, max_size=h),
-    st.lists(st.floats(-5, 5, allow_nan=False), min_size=h, max_size=h)))
-
-
-@given(hv=heads, dim=st.integers(1, 20), n_ctx=st.integers(2, 200), s2=st.floats(0, 1))
+@given(hv=refined_heads, dim=st.integers(1, 20), n_ctx=st.integers(2, 200), s2=st.floats(0, 1))
 def test_gradient_equals_finite_difference(hv, dim, n_ctx, s2):
     """|omega| <= 0.35 is inside the order-2 regime (3 omega^2 < 1/2)."""
     omega, mu = (np.array(v, dtype=float) for v in hv)
@@ -146,16 +86,52 @@ def test_gradient_equals_finite_difference(hv, dim, n_ctx, s2):
     np.testing.assert_allclose(g_mu, fd_mu, rtol=1e-5, atol=1e-5 * scale)
 
 
-def test_numeric_loss_and_gradient_equal_the_sympy_expression():
-    (o1, o2), (m1, m2) = head_symbols(2)
-    expr = R.refined_loss_expr(2)
-    args = [o1, o2, m1, m2, d, L, sigma2]
-    point = (0.21, -0.08, 1.7, -2.3, 7, 33, 0.4)
-    assert R.refined_loss([0.21, -0.08], [1.7, -2.3], d=7, L=33, sigma2=0.4) == pytest.approx(
-        float(sp.lambdify(args, expr)(*point)), rel=1e-12)
-    g_om, g_mu = R.refined_loss_grad([0.21, -0.08], [1.7, -2.3], d=7, L=33, sigma2=0.4)
-    want = [float(sp.lambdify(args, sp.diff(expr, v))(*point)) for v in (o1, o2, m1, m2)]
-    np.testing.assert_allclose(np.r_[g_om, g_mu], want, rtol=1e-10)
+@given(hv=refined_heads, dim=st.integers(1, 20), n_ctx=st.integers(2, 200), s2=st.floats(0, 1),
+       perm_seed=seeds)
+def test_symmetries(hv, dim, n_ctx, s2, perm_seed):
+    """Exact symmetries of the true loss the form must keep: heads are interchangeable, and x_q -> -x_q
+    (s -> -s, y_q -> -y_q) gives L(-omega, -mu) = L(omega, mu)."""
+    omega, mu = (np.array(v, dtype=float) for v in hv)
+    kw = {"d": dim, "L": n_ctx, "sigma2": s2}
+    base = R.refined_loss(omega, mu, **kw)
+    perm = np.random.default_rng(perm_seed).permutation(omega.size)
+    tol = 1e-12 * (1 + abs(base) + float(np.sum(mu**2)))
+    assert abs(R.refined_loss(omega[perm], mu[perm], **kw) - base) <= tol
+    assert abs(R.refined_loss(-omega, -mu, **kw) - base) <= tol
+
+
+@pytest.mark.parametrize("omega, mu", [([0.2], [1.3]), ([0.13, -0.13], [3.45, -3.45]), ([0.3, -0.05], [1.0, 2.0])])
+def test_agrees_with_mean_field_as_L_grows_at_order_one_over_L(omega, mu):
+    """As L -> oo at fixed (omega, mu), both forms tend to 1 + sigma2 - 2 mu^T omega + (mu^T omega)^2 (S_h -> omega_h q,
+    E q / d = 1), so refined - L~ = O(1/L): the fitted slope of log|gap| vs log L is -1 (deterministic; the
+    1/L^2 terms bend it by O(1/L), so L >= 1e4 is used)."""
+    Ls = np.array([10_000, 30_000, 100_000, 300_000])
+    gaps = [abs(R.refined_loss(omega, mu, d=5, L=int(n), sigma2=0.1) - mean_field_loss(omega, mu, d=5, L=int(n),
+                                                                                         sigma2=0.1)) for n in Ls]
+    slope = np.polyfit(np.log(Ls), np.log(gaps), 1)[0]
+    assert slope == pytest.approx(-1.0, abs=0.01)
+
+
+def test_omega_zero_is_exactly_the_mean_predictor_numerically():
+    """omega = 0: the prediction is mu * ybar, risk 1 + sigma2 + mu^2 (1+sigma2)/L exactly (also for order 1)."""
+    for order in (1, 2, 3):
+        got = R.refined_loss([0.0], [1.7], d=7, L=13, sigma2=0.4, order=order)
+        assert got == pytest.approx(1.4 + 1.7**2 * 1.4 / 13, rel=1e-13)
+
+
+def test_pair_tends_to_the_linearised_risk_numerically():
+    """A pair (w, -w) with mu^T omega = eta, 1^T mu = a fixed: as w -> 0 the refined loss tends to the exact risk
+    of mean plus debiased GD, with an O(w^2) gap: halving w divides it by a ratio converging to 4."""
+    eta_, a, kw = 0.9, 0.3, {"d": 5, "L": 40, "sigma2": 0.1}
+
+    def gap(w):
+        mu = [eta_ / (2 * w) + a / 2, -eta_ / (2 * w) + a / 2]
+        return R.refined_loss([w, -w], mu, **kw) - R.linearized_loss([w, -w], mu, **kw)
+
+    g = np.array([gap(w) for w in (0.04, 0.02, 0.01, 0.005, 0.0025)])
+    ratios = g[:-1] / g[1:]
+    assert np.all(np.diff(np.abs(ratios - 4)) < 0), ratios        # converging to the order
+    assert ratios[-1] == pytest.approx(4, rel=0.01), ratios
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -184,14 +160,15 @@ def test_validity_regime_bound():
 
 
 # ---------------------------------------------------------------- Monte Carlo
-def test_paper_point_against_plain_monte_carlo(paper_point):
+def test_paper_point_against_plain_monte_carlo():
     """SPEC 3.5: refined within 2% of MC (MC SE ~ 0.4% here), L~ below MC by more than Z SE."""
+    paper_point = PAPER_POINT
     om, mu = [0.13, -0.13], [3.45, -3.45]
     mc, se = reduced_attention_risk(om, mu, n_prompts=200_000, seed=5, **paper_point)
     ref = R.refined_loss(om, mu, **paper_point)
     assert ref == pytest.approx(0.24318, abs=5e-5)
     assert abs(ref - mc) <= 0.02 * mc
-    assert mc - approx_loss(om, mu, **paper_point) > Z * se
+    assert mc - mean_field_loss(om, mu, **paper_point) > Z * se
 
 
 def test_variance_reduced_estimator_agrees_with_plain_monte_carlo():
@@ -204,7 +181,7 @@ def test_variance_reduced_estimator_agrees_with_plain_monte_carlo():
 
 
 @given(h=st.integers(1, 2), dim=st.integers(2, 10), n_ctx=st.integers(20, 200), s2=st.floats(0, 1),
-       data=st.data(), seed=st.integers(0, 2**20))
+       data=st.data(), seed=seeds)
 def test_refined_form_against_monte_carlo(h, dim, n_ctx, s2, data, seed):
     """Domain: |omega| <= 0.25, |mu| <= 4 and expansion parameter eps <= 0.02 (the series' regime).
     Tolerance: Z SE of the (variance-reduced) Monte Carlo plus |order2 - order1|, the size of the last kept
@@ -217,7 +194,7 @@ def test_refined_form_against_monte_carlo(h, dim, n_ctx, s2, data, seed):
     est = variance_reduced_risk(omega, mu, n_prompts=20_000, seed=seed, control_mean=R.linearized_loss(omega, mu, **kw),
                                 **kw)
     r2, r1 = R.refined_loss(omega, mu, **kw), R.refined_loss(omega, mu, order=1, **kw)
-    lt = approx_loss(omega, mu, **kw)
+    lt = mean_field_loss(omega, mu, **kw)
     tol = Z * est["se"] + abs(r2 - r1) + 1e-12 * (1 + abs(r2))  # float64 rounding when both are exact
     note(f"MC {est['mean']:.6f} ± {est['se']:.2g}; refined {r2:.6f} (order 1 {r1:.6f}); L~ {lt:.6f}; tol {tol:.2g}")
     assert abs(r2 - est["mean"]) <= tol
@@ -225,9 +202,10 @@ def test_refined_form_against_monte_carlo(h, dim, n_ctx, s2, data, seed):
         assert abs(r2 - est["mean"]) < abs(lt - est["mean"])
 
 
-def test_truncation_error_estimate_flags_the_breakdown(paper_point):
+def test_truncation_error_estimate_flags_the_breakdown():
     """Small at the paper point (|omega| = 0.13), large where the series fails (|omega| = 0.3 at d=5, L=40:
     measured error about -10%)."""
+    paper_point = PAPER_POINT
     small = R.truncation_error_estimate([0.13, -0.13], [3.45, -3.45], **paper_point)
     assert small == pytest.approx(abs(R.refined_loss([0.13, -0.13], [3.45, -3.45], **paper_point)
                                       - R.refined_loss([0.13, -0.13], [3.45, -3.45], order=1, **paper_point)))

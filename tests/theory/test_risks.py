@@ -1,5 +1,7 @@
-"""Exact finite-L risks and the proportional Bayes risk (SPEC 3.4): symbolic equality with the SPEC forms,
-a second derivation from chi-square moments, Monte Carlo within Z standard errors, and input validation."""
+"""Exact finite-L risks (SPEC 3.4) and the proportional Bayes risk: second derivations (sympy.stats moments,
+Marchenko–Pastur quadrature), numeric properties, Monte Carlo within Z standard errors, input validation.
+The SPEC closed forms themselves are checked once, in ``theory.risks.identities`` / ``theory.bayes.identities``
+(tests/theory/test_identities.py)."""
 from __future__ import annotations
 
 import math
@@ -14,44 +16,21 @@ from scipy import integrate
 from sympy.stats import ChiSquared, E, Normal
 
 from numerics import dgd_predict, gd_predict, mc_risk
-from theory import risks
-from theory.risks import (BETA, XQ, bayes_risk_proportional, bayes_risk_proportional_expr, dgd_optimal_step,
-                          dgd_risk, dot, gaussian_expectation, gd_optimal_step, gd_risk)
-from theory.symbols import L, d, eta, sigma2, xi
-
-from .conftest import Z
-
-GD_SPEC = 1 + sigma2 - 2 * eta + eta**2 * (1 + (d + 1 + d * sigma2) / L)
-DGD_SPEC = 1 + sigma2 - 2 * eta * (1 - 1 / L) + eta**2 * (1 - 1 / L) * (L + d + d * sigma2) / L
-BAYES_SPEC = sp.Rational(1, 2) * (sigma2 + (xi - 1) / xi + sp.sqrt(4 * sigma2 + (sigma2 + (1 - xi) / xi) ** 2))
+from tests.helpers import PAPER_POINT, Z
+from tests.strategies import proportional, seeds
+from theory import bayes, risks
+from theory.bayes import bayes_risk_proportional, excess_ratio_proportional, mp_stieltjes
+from theory.risks import (dgd_effective_length, dgd_effective_length_slope, dgd_optimal_step, dgd_risk,
+                          dgd_step_tolerance, gd_optimal_step, gd_risk)
+from theory.symbols import BETA, XQ, L, d, eta, sigma2, wick_vector, xi
+from theory.wick import dot, gaussian_expectation
 
 
-# ---------------------------------------------------------------- symbolic
-def test_gd_and_dgd_risks_equal_spec_forms():
-    assert sp.simplify(risks.gd_risk_expr() - GD_SPEC) == 0
-    assert sp.simplify(risks.dgd_risk_expr() - DGD_SPEC) == 0
-
-
-def test_optimal_steps_and_risks_equal_spec_forms():
-    k = d + 1 + d * sigma2
-    assert sp.simplify(risks.gd_optimal_step_expr() - L / (L + k)) == 0
-    assert sp.simplify(risks.dgd_optimal_step_expr() - L / (L + d + d * sigma2)) == 0
-    assert sp.simplify(risks.gd_optimal_risk_expr() - (sigma2 + k / (L + k))) == 0
-    assert sp.simplify(risks.dgd_optimal_risk_expr() - (sigma2 + k / (L + d + d * sigma2))) == 0
-
-
-def test_optimal_step_is_stationary_symbolically():
-    for risk, step in ((risks.gd_risk_expr(), risks.gd_optimal_step_expr()),
-                       (risks.dgd_risk_expr(), risks.dgd_optimal_step_expr())):
-        assert sp.simplify(sp.diff(risk, eta).subs(eta, step)) == 0
-        # convex in eta (a minimum) for every L >= 2: substitute L -> L + 1 with L >= 1
-        assert sp.simplify(sp.diff(risk, eta, 2).subs(L, L + 1)).is_positive
-
-
+# ---------------------------------------------------------------- second derivations
 def test_wick_engine_reproduces_chi_square_moments():
     """The loop-counting Wick engine against moments of chi-square variables from sympy.stats."""
     q = ChiSquared("q", d)
-    x1, x2 = sp.Symbol("x_1"), sp.Symbol("x_2")
+    x1, x2 = wick_vector(1), wick_vector(2)
     z = Normal("z", 0, 1)
     cases = {
         dot(x1, x1) ** 2: E(q**2),                          # ||x||^4
@@ -77,26 +56,18 @@ def test_gd_risk_second_derivation_from_chi_square():
     assert sp.simplify(1 + sigma2 - 2 * eta + eta**2 * g2 - risks.gd_risk_expr()) == 0
 
 
-def test_bayes_proportional_equals_spec_form_and_stable_branch():
-    assert sp.simplify(bayes_risk_proportional_expr() - BAYES_SPEC) == 0
-    b = 1 - xi + xi * sigma2
-    D = b**2 + 4 * xi**2 * sigma2
-    assert sp.expand((sp.sqrt(D) - b) * (sp.sqrt(D) + b) - 4 * xi**2 * sigma2) == 0
+def test_risk_is_convex_in_eta_for_every_L():
+    for r in (risks.gd_risk_expr(), risks.dgd_risk_expr()):
+        assert sp.simplify(sp.diff(r, eta, 2).subs(L, L + 1)).is_positive   # L >= 2 written as L + 1, L >= 1
 
 
-def test_proportional_limits_of_optimal_risks():
-    inf = sigma2 + xi * (1 + sigma2) / (1 + xi * (1 + sigma2))
-    assert sp.simplify(risks.gd_optimal_risk_proportional_expr() - inf) == 0
-    assert sp.simplify(risks.dgd_optimal_risk_proportional_expr() - inf) == 0
-
-
-# ---------------------------------------------------------------- numeric values
-def test_known_values_at_paper_point(paper_point):
-    assert gd_risk(**paper_point) == pytest.approx(0.23978, abs=5e-6)
-    assert dgd_risk(**paper_point) == pytest.approx(0.24286, abs=5e-6)
+# ---------------------------------------------------------------- numeric values and properties
+def test_known_values_at_paper_point():
+    assert gd_risk(**PAPER_POINT) == pytest.approx(0.23978, abs=5e-6)
+    assert dgd_risk(**PAPER_POINT) == pytest.approx(0.24286, abs=5e-6)
     assert bayes_risk_proportional(xi=1 / 8, sigma2=0.1) == pytest.approx(0.11406, abs=5e-6)
-    assert gd_optimal_step(**paper_point) == pytest.approx(40 / 46.5, rel=1e-14)
-    assert dgd_optimal_step(**paper_point) == pytest.approx(40 / 45.5, rel=1e-14)
+    assert gd_optimal_step(**PAPER_POINT) == pytest.approx(40 / 46.5, rel=1e-14)
+    assert dgd_optimal_step(**PAPER_POINT) == pytest.approx(40 / 45.5, rel=1e-14)
 
 
 @given(d_=st.integers(1, 50), L_=st.integers(2, 500), s2=st.floats(0, 10), h=st.floats(1e-3, 1))
@@ -106,6 +77,27 @@ def test_optimal_step_minimises_numerically(d_, L_, s2, h):
         best = risk(d=d_, L=L_, sigma2=s2)
         assert best == pytest.approx(risk(d=d_, L=L_, sigma2=s2, eta=e), rel=1e-12)
         assert risk(d=d_, L=L_, sigma2=s2, eta=e + h) > best and risk(d=d_, L=L_, sigma2=s2, eta=e - h) > best
+
+
+@given(d_=st.integers(1, 50), L_=st.integers(2, 500), s2=st.floats(0, 10), excess=st.floats(1e-4, 0.1))
+def test_step_tolerance_costs_exactly_the_excess(d_, L_, s2, excess):
+    """H2's tolerance: moving the step by +-tol from the optimum raises the DGD risk by exactly ``excess``."""
+    kw = {"d": d_, "L": L_, "sigma2": s2}
+    tol, e = dgd_step_tolerance(excess=excess, **kw), dgd_optimal_step(**kw)
+    for sign in (1, -1):
+        got = dgd_risk(eta=e + sign * tol, **kw) - dgd_risk(**kw)
+        note(f"excess {got!r} vs {excess!r}")
+        assert got == pytest.approx(excess, rel=1e-8, abs=1e-13)
+
+
+@given(d_=st.integers(1, 50), L_=st.integers(2, 500), s2=st.floats(0, 10))
+def test_effective_length_inverts_the_optimal_risk(d_, L_, s2):
+    """L_eff(R*_DGD(L)) = L at integer L; its slope agrees with a central difference."""
+    r = dgd_risk(d=d_, L=L_, sigma2=s2)
+    assert dgd_effective_length(risk=r, d=d_, sigma2=s2) == pytest.approx(L_, rel=1e-9)
+    h = 1e-6 * (r - s2)
+    fd = (dgd_effective_length(risk=r + h, d=d_, sigma2=s2) - dgd_effective_length(risk=r - h, d=d_, sigma2=s2)) / (2 * h)
+    assert dgd_effective_length_slope(risk=r, d=d_, sigma2=s2) == pytest.approx(fd, rel=1e-5)
 
 
 def _mp_stieltjes_quad(ratio: float, lam: float) -> float:
@@ -119,42 +111,58 @@ def _mp_stieltjes_quad(ratio: float, lam: float) -> float:
 @pytest.mark.parametrize("xi_, s2", [(0.125, 0.1), (0.5, 1.0), (0.9, 0.05), (2.0, 0.3), (5.0, 2.0)])
 def test_bayes_proportional_equals_marchenko_pastur_quadrature(xi_, s2):
     """Second route: the Bayes excess sigma2 * xi * m(-xi sigma2) with m integrated from the MP density."""
-    want = s2 + s2 * xi_ * _mp_stieltjes_quad(xi_, xi_ * s2)
-    assert bayes_risk_proportional(xi=xi_, sigma2=s2) == pytest.approx(want, rel=1e-9)
+    m = _mp_stieltjes_quad(xi_, xi_ * s2)
+    assert mp_stieltjes(xi=xi_, sigma2=s2) == pytest.approx(m, rel=1e-9)
+    assert bayes_risk_proportional(xi=xi_, sigma2=s2) == pytest.approx(s2 + s2 * xi_ * m, rel=1e-9)
 
 
 @pytest.mark.parametrize("xi_, s2", [(1e-9, 0.1), (1e-6, 1e-3), (0.3, 0.0), (3.0, 0.0), (1e4, 0.5)])
 def test_bayes_proportional_stable_at_the_edges(xi_, s2):
-    exact = BAYES_SPEC.subs({xi: sp.nsimplify(xi_), sigma2: sp.nsimplify(s2)}).evalf(40)
+    """float64 stable form vs 40-digit evaluation of the MP-derived (unstable) form."""
+    exact = bayes.bayes_risk_proportional_expr().subs({xi: sp.nsimplify(xi_), sigma2: sp.nsimplify(s2)}).evalf(40)
     assert bayes_risk_proportional(xi=xi_, sigma2=s2) == pytest.approx(float(exact), rel=1e-12, abs=1e-300)
     if s2 == 0:
         assert bayes_risk_proportional(xi=xi_, sigma2=0.0) == pytest.approx(max(0.0, 1 - 1 / xi_), abs=1e-15)
 
 
-@given(x=st.floats(1e-4, 1e3), s2=st.floats(1e-3, 1e3))
-def test_excess_ratio_bounds(x, s2):
-    """1 <= r < 1 + 1/sigma2 (Bayes optimality; the bound proved in H7). Domain: the float range where
-    both excess risks are representable without underflow."""
-    r = risks.excess_ratio_proportional(xi=x, sigma2=s2)
+@given(p=proportional)
+def test_excess_ratio_bounds(p):
+    """1 <= r < 1 + 1/sigma2 (Bayes optimality; the bound of theory.bayes.identities), and xi sigma2 m < 1."""
+    r = excess_ratio_proportional(**p)
     note(f"r={r!r}")
-    assert 1 - 1e-9 <= r < 1 + 1 / s2 + 1e-9
+    assert 1 - 1e-9 <= r < 1 + 1 / p["sigma2"] + 1e-9
+    assert p["xi"] * p["sigma2"] * mp_stieltjes(**p) < 1
+
+
+def test_excess_ratio_vectorises():
+    xs, ss = np.geomspace(1e-2, 10, 7), np.geomspace(1e-2, 10, 5)
+    grid = excess_ratio_proportional(xi=xs[:, None], sigma2=ss[None, :])
+    assert grid.shape == (7, 5)
+    assert grid[2, 3] == pytest.approx(excess_ratio_proportional(xi=xs[2], sigma2=ss[3]), rel=1e-14)
+    assert np.all(np.diff(grid, axis=0) < 0) and np.all(np.diff(grid, axis=1) < 0)
 
 
 # ---------------------------------------------------------------- Monte Carlo
-@given(d_=st.integers(1, 8), L_=st.integers(2, 40), s2=st.floats(0.0, 1.0), step=st.floats(-1.0, 2.0),
-       seed=st.integers(0, 2**31 - 1))
+@given(d_=st.integers(1, 8), L_=st.integers(2, 40), s2=st.floats(0.0, 1.0), step=st.floats(-1.0, 2.0), seed=seeds)
 @example(d_=5, L_=40, s2=0.1, step=2 * 0.13 * 3.45, seed=0)
 @example(d_=1, L_=2, s2=0.0, step=-1.0, seed=1)
 def test_closed_forms_match_monte_carlo(d_, L_, s2, step, seed):
     """|MC - exact| <= Z SE for GD and DGD. Domain: d in [1, 8], L in [2, 40], sigma2 in [0, 1], eta in [-1, 2]
-    (the formulas hold for every eta; the box keeps the prompt count modest: 20k per example)."""
+    (the formulas hold for every eta; the box keeps the prompt count modest: 10k per example)."""
     torch.set_num_threads(1)
     for name, pred, exact in (("gd", gd_predict, gd_risk), ("dgd", dgd_predict, dgd_risk)):
         mean, se = mc_risk(lambda x, y, q, f=pred: f(x, y, q, eta=step), d=d_, L=L_, sigma2=s2,
-                           n_prompts=20_000, seed=seed)
+                           n_prompts=10_000, seed=seed)
         want = exact(d=d_, L=L_, sigma2=s2, eta=step)
         note(f"{name}: MC {mean:.5f} ± {se:.5f}, exact {want:.5f}, z = {(mean - want) / se:+.2f}")
         assert abs(mean - want) <= Z * se
+
+
+def test_monte_carlo_has_power_against_an_off_by_one_in_L():
+    """The same Monte Carlo rejects the GD risk evaluated at L + 1 (the test above can fail)."""
+    mean, se = mc_risk(lambda x, y, q: gd_predict(x, y, q, eta=1.0), d=5, L=10, sigma2=0.1, n_prompts=40_000, seed=3)
+    assert abs(mean - gd_risk(d=5, L=10, sigma2=0.1, eta=1.0)) <= Z * se
+    assert abs(mean - gd_risk(d=5, L=11, sigma2=0.1, eta=1.0)) > Z * se
 
 
 # ---------------------------------------------------------------- validation
@@ -177,6 +185,20 @@ def test_risk_validation(kwargs, name):
         for fn in (gd_optimal_step, dgd_optimal_step):
             with pytest.raises(ValueError, match=rf"^{name} "):
                 fn(**kwargs)
+        with pytest.raises(ValueError, match=rf"^{name} "):
+            dgd_step_tolerance(excess=0.01, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"risk": 0.1, "d": 5, "sigma2": 0.1}, "risk"), ({"risk": float("nan"), "d": 5, "sigma2": 0.1}, "risk"),
+    ({"risk": 0.5, "d": 0, "sigma2": 0.1}, "d"), ({"risk": 0.5, "d": 5, "sigma2": -1.0}, "sigma2"),
+])
+def test_effective_length_validation(kwargs, name):
+    for fn in (dgd_effective_length, dgd_effective_length_slope):
+        with pytest.raises(ValueError, match=rf"^{name} "):
+            fn(**kwargs)
+    with pytest.raises(ValueError, match="^excess "):
+        dgd_step_tolerance(d=5, L=40, sigma2=0.1, excess=0.0)
 
 
 @pytest.mark.parametrize("kwargs, name", [
@@ -185,13 +207,14 @@ def test_risk_validation(kwargs, name):
     ({"xi": 0.5, "sigma2": float("inf")}, "sigma2"),
 ])
 def test_bayes_validation(kwargs, name):
-    with pytest.raises(ValueError, match=rf"^{name} "):
-        bayes_risk_proportional(**kwargs)
-    with pytest.raises(ValueError, match=rf"^{name} "):
-        risks.excess_ratio_proportional(**kwargs)
+    for fn in (bayes_risk_proportional, excess_ratio_proportional, mp_stieltjes):
+        with pytest.raises(ValueError, match=rf"^{name} "):
+            fn(**kwargs)
 
 
-def test_keyword_only():
+def test_keyword_only_and_old_import_path():
     with pytest.raises(TypeError):
         gd_risk(5, 40, 0.1)  # type: ignore[misc]
     assert np.isfinite(dgd_risk(d=5, L=40, sigma2=0.1, eta=np.float32(0.5)))
+    assert risks.bayes_risk_proportional is bayes_risk_proportional      # moved to theory.bayes, still here
+    assert risks.excess_ratio_proportional_expr is bayes.excess_ratio_proportional_expr
