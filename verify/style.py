@@ -7,10 +7,13 @@ user's backend and nothing here calls ``plt.show()``; figures are saved atomical
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
 from matplotlib.figure import Figure
+
+from numerics.checkpoint import atomic_write_bytes
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 RC = {
@@ -54,12 +57,11 @@ def reference_points(ax, x, y, label: str = "published reference", **kw):
 
 
 def save(fig, path: Path) -> str:
-    """Save ``fig`` to ``path`` atomically (write then rename) and close it; returns the path as text."""
+    """Save ``fig`` to ``path`` atomically (the one atomic-write helper) and return the path as text."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+    buf = io.BytesIO()
     with matplotlib.rc_context(RC):
         fig.tight_layout()
-        fig.savefig(tmp)
-    tmp.replace(path)
+        fig.savefig(buf, format=path.suffix.lstrip(".") or "png")
+    atomic_write_bytes(path, buf.getvalue())
     return str(path)
