@@ -55,8 +55,9 @@ def save_torch(obj: Any, path: str | Path) -> Path:
 
 
 def load_torch(path: str | Path) -> Any:
-    """Load a checkpoint written by :func:`save_torch` onto the CPU (it holds generator states, so not weights-only)."""
-    return torch.load(path, map_location="cpu", weights_only=False)
+    """Load a checkpoint written by :func:`save_torch` onto the CPU, weights-only (tensors and primitive
+    containers; no pickled objects are ever executed)."""
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def save_json(obj: Any, path: str | Path) -> Path:

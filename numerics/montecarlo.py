@@ -12,8 +12,9 @@ from typing import Callable
 import numpy as np
 import torch
 
+from theory.problem import Problem
 from theory.validate import check_float, check_heads, check_int, check_problem
-from .data import Prompts, make_generator, sample_linear
+from .data import Prompts, Sampler, make_generator, sample_linear, sampler_for
 from .estimators import reduced_attention_predict
 
 Predictor = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -61,18 +62,38 @@ def chunk_size(*, d: int, L: int, n_head: int = 1, itemsize: int = 8, budget: in
     return max(1, budget // per_prompt)
 
 
-def mc_losses(losses: Callable[[Prompts], dict], *, d: int, L: int, sigma2: float, n_prompts: int, seed: int,
+def as_sampler(problem: Problem | Sampler | None = None, *, d: int | None = None, L: int | None = None,
+               sigma2: float | None = None) -> Sampler:
+    """The sampler of ``problem`` (a :class:`~theory.problem.Problem` or a ready :class:`~numerics.data.Sampler`), or
+    of the isotropic model SPEC 1.1 with ``d, L, sigma2`` when no problem is given."""
+    if isinstance(problem, Sampler):
+        return problem
+    if problem is None:
+        if d is None or L is None or sigma2 is None:
+            raise ValueError("give a problem (or a sampler), or all of d, L and sigma2")
+        d, L, sigma2 = check_problem(d, L, sigma2)
+        problem = Problem(d=d, L=L, sigma2=sigma2)
+    elif d is not None or L is not None or sigma2 is not None:
+        raise ValueError("give either a problem or d, L, sigma2, not both")
+    return sampler_for(problem)
+
+
+def mc_losses(losses: Callable[[Prompts], dict], problem: Problem | Sampler | None = None, *,
+              d: int | None = None, L: int | None = None, sigma2: float | None = None, n_prompts: int, seed: int,
               device: str = "cpu", dtype: torch.dtype = torch.float64, chunk: int | None = None,
-              sampler: Callable[..., Prompts] = sample_linear, progress: bool = False) -> dict:
+              progress: bool = False) -> dict:
     """Monte Carlo means of several per-prompt quantities on one shared stream of prompts (common random numbers).
 
-    ``losses(prompts)`` returns ``{name: tensor (..., k)}`` for a chunk of ``k`` prompts (a leading shape, e.g. one
-    row per ensemble member, is kept). Returns ``{name: (mean, stderr)}``; paired differences of two estimators on
-    the same prompts are just one more entry, with a far smaller standard error than either alone.
+    The prompts come from ``problem``'s sampler (any data model of SPEC 1 / 7.1; or SPEC 1.1 with ``d, L, sigma2``),
+    drawn in chunks from one generator seeded with ``seed``. ``losses(prompts)`` returns ``{name: tensor (..., k)}``
+    for a chunk of ``k`` prompts (a leading shape, e.g. one row per ensemble member, is kept). Returns
+    ``{name: (mean, stderr)}``; paired differences of two estimators on the same prompts are just one more entry,
+    with a far smaller standard error than either alone.
     """
-    d, L, sigma2 = check_problem(d, L, sigma2)
+    sampler = as_sampler(problem, d=d, L=L, sigma2=sigma2)
     n_prompts = check_int("n_prompts", n_prompts, lo=2)
-    chunk = chunk_size(d=d, L=L) if chunk is None else check_int("chunk", chunk, lo=1)
+    width = sampler.d + sampler.n_out - 1
+    chunk = chunk_size(d=width, L=sampler.L) if chunk is None else check_int("chunk", chunk, lo=1)
     gen = make_generator(seed, device)
     acc: dict[str, RunningMean] = {}
     bar = _bar(n_prompts, progress)
@@ -80,7 +101,7 @@ def mc_losses(losses: Callable[[Prompts], dict], *, d: int, L: int, sigma2: floa
     with torch.no_grad():
         while done < n_prompts:
             k = min(chunk, n_prompts - done)
-            for name, v in losses(sampler(k, d=d, L=L, sigma2=sigma2, generator=gen, dtype=dtype)).items():
+            for name, v in losses(sampler(k, generator=gen, dtype=dtype)).items():
                 acc.setdefault(name, RunningMean()).update(v)
             done += k
             if bar is not None:
@@ -90,12 +111,12 @@ def mc_losses(losses: Callable[[Prompts], dict], *, d: int, L: int, sigma2: floa
     return {name: (a.mean, a.stderr) for name, a in acc.items()}
 
 
-def mc_risk(predict: Predictor, *, d: int, L: int, sigma2: float, n_prompts: int, seed: int,
-            device: str = "cpu", dtype: torch.dtype = torch.float64, chunk: int | None = None,
-            sampler: Callable[..., Prompts] = sample_linear, progress: bool = False) -> tuple[float, float]:
-    """Monte Carlo risk ``(mean, stderr)`` of ``predict`` over ``n_prompts`` prompts of SPEC 1.1."""
-    return mc_losses(lambda p: {"risk": (p.yq - predict(p.x, p.y, p.xq)) ** 2}, d=d, L=L, sigma2=sigma2,
-                     n_prompts=n_prompts, seed=seed, device=device, dtype=dtype, chunk=chunk, sampler=sampler,
+def mc_risk(predict: Predictor, problem: Problem | Sampler | None = None, *, d: int | None = None,
+            L: int | None = None, sigma2: float | None = None, n_prompts: int, seed: int, device: str = "cpu",
+            dtype: torch.dtype = torch.float64, chunk: int | None = None, progress: bool = False) -> tuple[float, float]:
+    """Monte Carlo risk ``(mean, stderr)`` of ``predict(x, y, xq)`` against the query label (single output)."""
+    return mc_losses(lambda p: {"risk": (p.yq - predict(p.x, p.y, p.xq)) ** 2}, problem, d=d, L=L, sigma2=sigma2,
+                     n_prompts=n_prompts, seed=seed, device=device, dtype=dtype, chunk=chunk,
                      progress=progress)["risk"]
 
 

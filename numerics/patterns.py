@@ -41,14 +41,18 @@ def circuits(source, *, d: int | None = None) -> tuple[np.ndarray, np.ndarray, i
     """``(kq (E, H, D, D), ov (E, H, D, N), d)`` in float64 from a model, a ``{q,k,v,o}`` state or a checkpoint.
 
     A state without an ensemble axis (``q (H, D, D)``) is treated as one member. ``d`` is read from the
-    model or the checkpoint's config and is required for a bare state.
+    model or the checkpoint's ``config.json`` and is required for a bare state.
     """
     if isinstance(source, (str, Path)):
-        ckpt = torch.load(source, map_location="cpu", weights_only=False)
+        from .checkpoint import CONFIG, load_json, load_torch
+
+        ckpt = load_torch(source)
         if "model" not in ckpt:
             raise ValueError(f"{source} is not a trainer checkpoint (no 'model' entry)")
-        cfg = ckpt.get("config", {})
-        return circuits(ckpt["model"], d=cfg.get("d", d))
+        config = Path(source).parent / CONFIG
+        if d is None and config.exists():
+            d = load_json(config)["config"]["d"]
+        return circuits(ckpt["model"], d=d)
     if hasattr(source, "q") and hasattr(source, "kq"):  # an EnsembleAttention
         d = source.d
         state = {n: getattr(source, n) for n in ("q", "k", "v", "o")}

@@ -59,3 +59,13 @@ def member_seeds(seed: int, *key: str | int, n: int) -> tuple[int, ...]:
 def numpy_generator(seed: int, *key: str | int) -> np.random.Generator:
     """A numpy ``Generator`` on the stream ``(seed, *key)``."""
     return np.random.default_rng(stream(seed, *key))
+
+
+def check_key(key) -> tuple[str | int, ...]:
+    """A stream key as a non-empty tuple of str/int parts (a bare str is one part); ``ValueError`` otherwise."""
+    key = (key,) if isinstance(key, (str, int, np.integer)) and not isinstance(key, bool) else tuple(key)
+    if not key:
+        raise ValueError("key must name a purpose (a non-empty tuple of str/int parts), got ()")
+    for p in key:
+        _part(p)
+    return key

@@ -27,7 +27,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
     p.add_argument("--optimizer", default="adam", help="adam | adamw | sgd (default adam)")
     p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--seed", type=int, default=0, help="seed of member 0; member e uses seed + e (default 0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="run seed; the members are its spawned children, disjoint across seeds (default 0)")
     p.add_argument("--ensemble", type=int, default=1, help="independent models trained together (default 1)")
     p.add_argument("--model", default="softmax", help="softmax | linear | linear-normalised (default softmax)")
     p.add_argument("--dtype", default="float32", help="float32 | float64 (default float32)")
@@ -43,8 +44,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def config_from_args(args):
-    """The :class:`numerics.trainer.TrainConfig` of the parsed arguments (``ValueError`` names the flag)."""
-    from numerics.trainer import TrainConfig
+    """The :class:`numerics.training.TrainConfig` of the parsed arguments (``ValueError`` names the flag)."""
+    from numerics.training import TrainConfig
 
     kw = dict(d=args.d, L=args.L, sigma2=args.sigma2, n_head=args.heads, model=args.model, steps=args.steps,
               batch=args.batch, lr=args.lr, optimizer=args.optimizer, weight_decay=args.weight_decay, seed=args.seed,
@@ -67,7 +68,7 @@ def config_from_args(args):
 
 def run(args) -> int:
     from numerics import checkpoint as ck
-    from numerics.trainer import TrainingDiverged, check_device, load_run, train
+    from numerics.training import TrainingDiverged, check_device, load_run, train
 
     cfg = config_from_args(args)
     check_device(cfg.device)
@@ -89,9 +90,9 @@ def run(args) -> int:
     summ = res.summary()
     print(f"trained {cfg.model} H={cfg.n_head} x{cfg.ensemble} for {cfg.steps} steps{note}: "
           f"final loss {summ['final_loss']:.4f}; {res.steps_per_s:.0f} steps/s; summary in {out / ck.SUMMARY}")
-    for m in summ["members"]:
+    for e, m in enumerate(summ["members"]):
         heads = " ".join(f"({h['omega']:+.3f},{h['mu']:+.2f}{',dummy' if h['dummy'] else ''})" for h in m["heads"])
-        print(f"  seed {m['seed']}: loss {m['final_loss']:.4f}  eta_eff {m['eta_eff']:.3f}  "
+        print(f"  member {e} (seed {m['seed']}): loss {m['final_loss']:.4f}  eta_eff {m['eta_eff']:.3f}  "
               f"zero-sum {m['zero_sum']:.3f}  (omega,mu): {heads}")
     return 0
 

@@ -1,15 +1,19 @@
 """Trained ensembles shared by the claims H1, H2, H4 (full-model overlay), H8 and H11.
 
 One ensemble per (model, H, profile, seed) is trained once and reused through the run cache
-(:func:`numerics.trainer.cached_train`, keyed by the hash of the training configuration) under
+(:func:`numerics.training.cached_train`, keyed by the hash of the training configuration) under
 ``<out>/cache/trained/``. Every claim asks for its models through :func:`trained_ensemble` with the
 *same* defaults (:data:`TRAINING`), so that ``icl-verify run`` trains each ensemble only once; overriding
 a training parameter of one claim gives that claim its own runs.
 
+Seeds: the ensemble for ``(model, H)`` uses the stream key ``("trained", model, f"H{H}")`` — deliberately
+shared by H1, H2, H4, H8 and H11 (they study the same trained models) and distinct from every other stream;
+its members are the spawned children of ``(--seed, *key)``, so two ``--seed`` values share no member.
+
 Protocols (measured on a 2-core CPU, one thread, float32):
 
 * **paper** — SPEC 4: Adam lr 1e-3, betas (0.9, 0.999), batch 256, 500,001 steps, fresh prompts every
-  step, d=5, L=40, sigma2=0.1; 16 seeds per H (``seed .. seed+15``), for a GPU.
+  step, d=5, L=40, sigma2=0.1; 16 seeds per H, for a GPU.
 * **quick** — the same but 20,000 steps and fewer seeds (2 for H=1, 8 for H=2, where the seed frequency
   matters most, 4 for H=4 and 8, 2 per linear variant). Chosen from measured trajectories: for H <= 4 the
   patterns are there by 5–10k steps (H=4: loss 0.244 vs the published 500k-step 0.243, active heads' KQ
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from numerics.trainer import TrainConfig, TrainResult, cached_train
+from numerics.training import TrainConfig, TrainResult, cached_train
 
 from .registry import RunContext
 
@@ -57,12 +61,12 @@ def n_seeds(params: dict, key) -> int:
 
 def train_config(params: dict, ctx: RunContext, *, n_head: int, model: str = "softmax") -> TrainConfig:
     """The :class:`TrainConfig` a claim with ``params`` uses for ``(model, n_head)``."""
-    key = "linear" if model != "softmax" else n_head
+    size = "linear" if model != "softmax" else n_head
     t = TRAINING[ctx.profile]
     return TrainConfig(d=int(params["d"]), L=int(params["L"]), sigma2=float(params["sigma2"]), n_head=n_head,
                        model=model, steps=int(params["steps"]), batch=int(params["batch"]), lr=float(params["lr"]),
-                       seed=ctx.seed, ensemble=n_seeds(params, key), log_every=int(params["log_every"]),
-                       eval_prompts=int(params["eval_prompts"]), device=ctx.device,
+                       seed=ctx.seed, key=("trained", model, f"H{n_head}"), ensemble=n_seeds(params, size),
+                       log_every=int(params["log_every"]), eval_prompts=int(params["eval_prompts"]), device=ctx.device,
                        checkpoint_every=int(t["checkpoint_every"]))
 
 

@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from numerics.patterns import circuits, patterns
-from numerics.trainer import evaluate_many
+from numerics.training import evaluate_many
 from theory.risks import dgd_risk
 
 from .. import style

@@ -13,6 +13,7 @@ import torch
 from numerics.attention import EnsembleAttention, init_member, tokens
 from numerics.estimators import reduced_attention_predict
 from numerics.patterns import circuits, model_patterns, omega_spread, patterns, spec_table_metrics
+from tests.helpers import pattern_model
 
 KINDS = ("softmax", "linear", "linear-normalised")
 
@@ -117,25 +118,9 @@ def test_circuits_define_the_scores():
         np.testing.assert_allclose(ov[0, h, :, 0], (model.o[0, h] @ model.v[0, h]).detach().numpy()[0], rtol=1e-12)
 
 
-def _pattern_model(omega, mu, d=4, kind="softmax"):
-    """A model whose circuits are the SPEC 2.2 pattern: KQ x-block = omega_h I, OV = (0, ..., 0, mu_h)."""
-    H, D = len(omega), d + 1
-    model = EnsembleAttention(d=d, n_head=H, seeds=[0], kind=kind, dtype=torch.float64)
-    with torch.no_grad():
-        for h, (w, m) in enumerate(zip(omega, mu)):
-            model.k[0, h] = torch.eye(D, dtype=torch.float64)
-            qm = torch.zeros(D, D, dtype=torch.float64)
-            qm[:d, :d] = w * math.sqrt(D) * torch.eye(d, dtype=torch.float64)
-            model.q[0, h] = qm
-            model.v[0, h] = torch.eye(D, dtype=torch.float64)
-            model.o[0, h] = 0.0
-            model.o[0, h, 0, d] = m
-    return model
-
-
 def test_pattern_model_is_the_reduced_model_and_metrics_are_exact():
     omega, mu = [0.13, -0.13, 0.02, 0.0], [3.4, -3.4, 0.001, 1.0]
-    model = _pattern_model(omega, mu)
+    model = pattern_model(omega, mu)
     Z, xq, _ = _prompts(1, 50, 9, 4, 1, seed=3)
     pred = model(Z, xq)[0, :, 0]
     ref = reduced_attention_predict(Z[0, ..., :4], Z[0, ..., 4], xq[0], omega=omega, mu=mu)

@@ -13,9 +13,9 @@ import torch
 
 from numerics import checkpoint as ck
 from numerics.patterns import model_patterns
-from numerics.trainer import TrainConfig, Trainer, cached_train, load_run, train
+from numerics.training import TrainConfig, Trainer, cached_train, load_run, train
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 KILL_CFG = dict(d=2, L=8, n_head=2, batch=16, steps=12000, log_every=500, checkpoint_every=300, ensemble=2,
                 eval_prompts=256, seed=11)
 
@@ -52,7 +52,7 @@ def test_sigkill_at_any_moment_then_resume_is_bit_identical(tmp_path):
     machine's speed); resuming from the folder must reproduce the uninterrupted run exactly."""
     script = textwrap.dedent(f"""
         import sys
-        from numerics.trainer import TrainConfig, train
+        from numerics.training import TrainConfig, train
         train(TrainConfig(**{KILL_CFG!r}), sys.argv[1])
     """)
     run_dir = tmp_path / "run"
@@ -111,6 +111,23 @@ def test_load_run_and_checkpoint_circuits(tmp_path):
     p_file, p_model = model_patterns(tmp_path / ck.CHECKPOINT), res.patterns
     np.testing.assert_allclose(p_file.omega, p_model.omega)
     np.testing.assert_allclose(p_file.mu, p_model.mu)
+
+
+def test_checkpoint_is_weights_only_and_config_lives_in_json(tmp_path):
+    """No pickled objects: the checkpoint loads with weights_only=True and holds tensors and primitives only."""
+    cfg = TrainConfig(d=2, L=8, n_head=2, batch=16, steps=40, log_every=20, eval_prompts=256)
+    train(cfg, tmp_path)
+    state = torch.load(tmp_path / ck.CHECKPOINT, map_location="cpu", weights_only=True)
+
+    def plain(x):
+        if isinstance(x, dict):
+            return all(isinstance(k, (str, int)) and plain(v) for k, v in x.items())
+        if isinstance(x, (list, tuple)):
+            return all(plain(v) for v in x)
+        return x is None or isinstance(x, (torch.Tensor, str, int, float, bool))
+
+    assert plain(state) and "config" not in state
+    assert ck.load_json(tmp_path / ck.CONFIG) == {"config": cfg.identity(), "hash": cfg.hash()}
 
 
 def test_resume_refuses_a_foreign_checkpoint(tmp_path):

@@ -1,4 +1,4 @@
-"""Samplers, estimators and the chunked Monte Carlo (SPEC 1.1, 2.2, 2.4)."""
+"""Estimators and the chunked Monte Carlo (SPEC 1.1, 2.2, 2.4; any data model through its sampler)."""
 from __future__ import annotations
 
 import math
@@ -11,10 +11,11 @@ from hypothesis import strategies as st
 
 from numerics import (dgd_predict, gd_predict, make_generator, mc_risk, ols_predict, reduced_attention_predict,
                       reduced_attention_risk, ridge_predict, sample_linear)
-from numerics.montecarlo import RunningMean, chunk_size
+from numerics.data import sampler_for
+from numerics.montecarlo import RunningMean, chunk_size, mc_losses
+from tests.helpers import PAPER_POINT, Z
 from theory.mean_field import approx_loss
-
-from .conftest import Z
+from theory.problem import Problem
 
 
 def test_sampler_shapes_and_moments():
@@ -43,17 +44,43 @@ def test_running_mean_equals_numpy_over_any_chunking(chunks, seed):
         assert acc.stderr == pytest.approx(float(vals.std()) / math.sqrt(vals.numel()), rel=1e-10)
 
 
-def test_reduced_attention_risk_matches_spec_monte_carlo(paper_point):
+def test_reduced_attention_risk_matches_spec_monte_carlo():
     """SPEC 3.5: Monte Carlo 0.2432 ± 0.0003 at omega=±0.13, mu=±3.45; the two SEs combine."""
-    mean, se = reduced_attention_risk([0.13, -0.13], [3.45, -3.45], n_prompts=200_000, seed=3, **paper_point)
+    mean, se = reduced_attention_risk([0.13, -0.13], [3.45, -3.45], n_prompts=200_000, seed=3, **PAPER_POINT)
     assert abs(mean - 0.2432) <= Z * math.hypot(se, 0.0003)
     # and it is above the mean-field value, as SPEC 3.5 says
-    assert mean - Z * se > approx_loss([0.13, -0.13], [3.45, -3.45], **paper_point)
+    assert mean - Z * se > approx_loss([0.13, -0.13], [3.45, -3.45], **PAPER_POINT)
 
 
-def test_chunk_size_bounds_memory():
-    n = chunk_size(d=5, L=40, n_head=2)
-    assert 8 * n * 40 * (5 + 3 + 4) <= 64 * 2**20 and n > 1000
+def test_chunk_size_keeps_a_chunk_within_its_budget():
+    """A chunk of the paper point's prompts and H=2 softmax weights, float64, really fits the byte budget."""
+    n = chunk_size(d=5, L=40, n_head=2, budget=2**20)
+    tensors = n * 8 * (40 * 6 + 2 * 40 * 2 + 5 * 2 + 2)  # tokens, scores and weights of 2 heads, query, labels
+    assert tensors <= 2**20 < 4 * tensors
+
+
+@pytest.mark.parametrize("kind, problem, expect", [
+    ("anisotropic", Problem(d=3, L=4, sigma2=0.3, cov=((2.0, 0.5, 0.0), (0.5, 1.0, 0.0), (0.0, 0.0, 0.5))), 1.3 + 0.0),
+    ("sparse", Problem(d=8, L=4, sigma2=0.3, s=2), 1.3),
+    ("multitask", Problem(d=5, L=4, sigma2=0.3, supports=((0,), (1, 2, 3))), None),
+])
+def test_mc_losses_draws_from_the_problems_sampler(kind, problem, expect):
+    """E y_q^2 of each data model: tr(Sigma)/d + sigma2 (1.2), 1 + sigma2 (7.1), |S_k| per noiseless task (1.3)."""
+    res = mc_losses(lambda p: {"y2": (p.yq**2).transpose(0, -1)}, problem, n_prompts=40_000, seed=11, chunk=9_000)
+    mean, se = res["y2"]
+    if kind == "anisotropic":
+        expect = float(np.trace(problem.cov_matrix)) / 3 + 0.3
+    expect = np.array([1.0, 3.0]) if kind == "multitask" else expect
+    assert np.all(np.abs(np.asarray(mean) - expect) <= Z * np.asarray(se)), (mean, se)
+    same = mc_losses(lambda p: {"y2": (p.yq**2).transpose(0, -1)}, sampler_for(problem), n_prompts=40_000, seed=11, chunk=9_000)
+    np.testing.assert_array_equal(same["y2"][0], mean)  # a Problem and its sampler are the same stream
+
+
+def test_mc_losses_argument_errors():
+    with pytest.raises(ValueError, match="give a problem"):
+        mc_losses(lambda p: {}, n_prompts=10, seed=0)
+    with pytest.raises(ValueError, match="not both"):
+        mc_losses(lambda p: {}, Problem(d=2, L=3, sigma2=0.1), d=2, n_prompts=10, seed=0)
 
 
 def test_softmax_is_stable_for_huge_omega():

@@ -1,6 +1,6 @@
 """The straightforward trainer, written the way research notebooks do it — the benchmark's reference point.
 
-Same model (SPEC 2.1) and data (SPEC 1.1) as :mod:`numerics.trainer`, but the usual notebook idioms:
+Same model (SPEC 2.1) and data (SPEC 1.1) as :mod:`numerics.training`, but the usual notebook idioms:
 one ``nn.Module`` per head with separate ``nn.Linear`` Q, K, V, O projections applied to every token,
 a Python loop over heads, the prompt built on the CPU each step (covariates, task, noise, ``torch.cat``
 into tokens with the query's label slot zeroed) and moved to the device, ``torch.optim.Adam`` with its

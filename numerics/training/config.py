@@ -1,0 +1,189 @@
+"""The training configuration, its seeds, and the default model, stream and optimiser it describes."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from theory.problem import Problem
+from theory.validate import check_float, check_int
+from .. import checkpoint as ck
+from ..attention import EnsembleAttention, check_kind
+from ..data import PromptStream, stream_for
+from ..seeds import MAX_SEED, check_key, member_seeds, seed_int
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+#: Fields of :class:`TrainConfig` that do not change the result (left out of the run's hash).
+RUNTIME_FIELDS = ("device", "checkpoint_every", "cuda_graph", "threads")
+#: Default stream key of a run (callers name their purpose, e.g. ``("trained", "softmax", "H4")``).
+DEFAULT_KEY = ("train",)
+
+
+def check_device(device) -> str:
+    device = str(device)
+    if device != "cpu" and device != "cuda" and not device.startswith("cuda:"):
+        raise ValueError(f"device must be cpu or cuda[:N], got {device!r}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available in this torch build/machine")
+    return device
+
+
+def _tuples(v):
+    return None if v is None else tuple(tuple(r) for r in v)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run. Validated on construction (one-line ``ValueError``).
+
+    The data model is :attr:`problem`: ``d, L, sigma2`` and at most one of ``cov`` (SPEC 1.2), ``supports``
+    (SPEC 1.3, the model then has one output per task) and ``s`` (SPEC 7.1). **Seeds:** the run's streams are
+    ``seeds.stream(seed, *key, ...)``: member initialisations are the spawned children of ``(seed, *key)``,
+    the prompt streams those of ``(seed, *key, "prompts")``, the final evaluation ``(seed, *key, "eval")`` —
+    so two seeds, or two keys, share no member and no prompt.
+    """
+
+    d: int = 5
+    L: int = 40
+    sigma2: float = 0.1
+    n_head: int = 4
+    model: str = "softmax"
+    steps: int = 10_000
+    batch: int = 256
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    momentum: float = 0.0
+    seed: int = 0
+    key: tuple[str, ...] = DEFAULT_KEY
+    ensemble: int = 1
+    dtype: str = "float32"
+    log_every: int = 1000
+    eval_prompts: int = 16384
+    cov: tuple[tuple[float, ...], ...] | None = None
+    supports: tuple[tuple[int, ...], ...] | None = None
+    s: int | None = None
+    device: str = "cpu"
+    checkpoint_every: int = 10_000
+    cuda_graph: bool = True
+    threads: int = 1
+
+    def __post_init__(self):
+        problem = Problem(d=self.d, L=self.L, sigma2=self.sigma2, cov=_tuples(self.cov),
+                          supports=_tuples(self.supports), s=self.s)
+        for name in ("d", "L", "sigma2", "cov", "supports", "s"):
+            object.__setattr__(self, name, getattr(problem, name))
+        check_int("n_head", self.n_head, lo=1)
+        check_kind(self.model)
+        check_int("steps", self.steps, lo=1)
+        check_int("batch", self.batch, lo=1)
+        check_float("lr", self.lr, lo=0.0, lo_open=True)
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        betas = tuple(self.betas)
+        if len(betas) != 2 or any(not 0.0 <= check_float("betas", b) < 1.0 for b in betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        object.__setattr__(self, "betas", (float(betas[0]), float(betas[1])))
+        check_float("weight_decay", self.weight_decay, lo=0.0)
+        check_float("momentum", self.momentum, lo=0.0, hi=1.0)
+        check_int("seed", self.seed, lo=0, hi=MAX_SEED)
+        object.__setattr__(self, "key", check_key(self.key))
+        check_int("ensemble", self.ensemble, lo=1)
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        check_int("log_every", self.log_every, lo=1)
+        check_int("eval_prompts", self.eval_prompts, lo=2)
+        check_int("checkpoint_every", self.checkpoint_every, lo=1)
+        check_int("threads", self.threads, lo=0)
+        if str(self.device) != "cpu" and not str(self.device).startswith("cuda"):
+            raise ValueError(f"device must be cpu or cuda[:N], got {self.device!r}")
+        for name in ("lr", "weight_decay", "momentum"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+
+    # ------------------------------------------------------------------------------------ derived
+    @property
+    def problem(self) -> Problem:
+        return Problem(d=self.d, L=self.L, sigma2=self.sigma2, cov=self.cov, supports=self.supports, s=self.s)
+
+    @property
+    def n_out(self) -> int:
+        return self.problem.n_tasks
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        """Initialisation seed of every member: the spawned children of ``(seed, *key)``."""
+        return member_seeds(self.seed, *self.key, n=self.ensemble)
+
+    @property
+    def data_seeds(self) -> tuple[int, ...]:
+        """Prompt-stream seed of every member: the spawned children of ``(seed, *key, "prompts")``."""
+        return member_seeds(self.seed, *self.key, "prompts", n=self.ensemble)
+
+    @property
+    def eval_seed(self) -> int:
+        return seed_int(self.seed, *self.key, "eval")
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return DTYPES[self.dtype]
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that determine the result (JSON-able); the run's hash is computed from these."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in RUNTIME_FIELDS}
+        for name in ("betas", "key"):
+            out[name] = list(out[name])
+        for name in ("cov", "supports"):
+            if out[name] is not None:
+                out[name] = [list(r) for r in out[name]]
+        return out
+
+    def hash(self) -> str:
+        return ck.config_hash(self.identity())
+
+    def name(self) -> str:
+        return f"{self.model}-H{self.n_head}-E{self.ensemble}"
+
+    def replace(self, **kw) -> "TrainConfig":
+        return dataclasses.replace(self, **kw)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        conv = {"betas": tuple, "key": tuple, "cov": _tuples, "supports": _tuples}
+        return cls(**{k: conv.get(k, lambda v: v)(v) for k, v in d.items() if k in known})
+
+
+# ---------------------------------------------------------------------------- what a config describes
+def build_model(cfg: TrainConfig, device: str | None = None) -> EnsembleAttention:
+    """The paper's ensemble (SPEC 2.1 / 2.3) with ``cfg.n_out`` outputs, initialised from ``cfg.seeds``."""
+    return EnsembleAttention(d=cfg.d, n_head=cfg.n_head, seeds=cfg.seeds, n_out=cfg.n_out, kind=cfg.model,
+                             dtype=cfg.torch_dtype, device=device or cfg.device)
+
+
+def build_stream(cfg: TrainConfig, device: str | None = None) -> PromptStream:
+    """Fresh prompts of ``cfg.problem`` for every member, from ``cfg.data_seeds``."""
+    return stream_for(cfg.problem, batch=cfg.batch, seeds=cfg.data_seeds, device=device or cfg.device,
+                      dtype=cfg.torch_dtype)
+
+
+def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
+    """The configured optimiser; fused kernels where the device supports them, foreach otherwise."""
+    params = list(params)
+    on_cuda = str(cfg.device).startswith("cuda")
+    kw: dict[str, Any] = {"lr": cfg.lr}
+    if cfg.optimizer in ("adam", "adamw"):
+        kw.update(betas=cfg.betas, weight_decay=cfg.weight_decay)
+        cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
+        if on_cuda:
+            kw["capturable"] = True
+    else:
+        kw.update(momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        cls = torch.optim.SGD
+    try:
+        return cls(params, fused=True, **kw)
+    except (RuntimeError, TypeError, ValueError):
+        return cls(params, foreach=True, **{k: v for k, v in kw.items() if k != "capturable"})
