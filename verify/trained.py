@@ -3,7 +3,7 @@
 One ensemble per (model, H, profile, seed) is trained once and reused through the run cache
 (:func:`numerics.training.cached_train`, keyed by the hash of the training configuration) under
 ``<out>/cache/trained/``. Every claim asks for its models through :func:`trained_ensemble` with the
-*same* defaults (:data:`TRAINING`), so that ``icl-verify run`` trains each ensemble only once; overriding
+*same* defaults (:data:`PROTOCOLS`), so that ``icl-verify run`` trains each ensemble only once; overriding
 a training parameter of one claim gives that claim its own runs.
 
 Seeds: the ensemble for ``(model, H)`` uses the stream key ``("trained", model, f"H{H}")`` — deliberately
@@ -14,6 +14,7 @@ Protocols (measured on a 2-core CPU, one thread, float32):
 
 * **paper** — SPEC 4: Adam lr 1e-3, betas (0.9, 0.999), batch 256, 500,001 steps, fresh prompts every
   step, d=5, L=40, sigma2=0.1; 16 seeds per H, for a GPU.
+* **smoke** — 300 steps, 2 seeds per model: only for the test that runs every claim to a verdict.
 * **quick** — the same but 20,000 steps and fewer seeds (2 for H=1, 8 for H=2, where the seed frequency
   matters most, 4 for H=4 and 8, 2 per linear variant). Chosen from measured trajectories: for H <= 4 the
   patterns are there by 5–10k steps (H=4: loss 0.244 vs the published 500k-step 0.243, active heads' KQ
@@ -25,52 +26,44 @@ Protocols (measured on a 2-core CPU, one thread, float32):
 """
 from __future__ import annotations
 
-from typing import Any
+from theory.problem import Problem
 
 from numerics.training import TrainConfig, TrainResult, cached_train
 
+from .params import TrainingProtocol
 from .registry import RunContext
 
-PROBLEM = {"d": 5, "L": 40, "sigma2": 0.1}
-#: Training protocol per profile. ``seeds`` maps str(H) (or "linear") to the ensemble size; an int means
-#: that many seeds for every model (``--set seeds=16``).
-TRAINING: dict[str, dict[str, Any]] = {
-    "quick": {"steps": 20_000, "batch": 256, "lr": 1e-3, "log_every": 250, "eval_prompts": 16_384,
-              "seeds": {"1": 2, "2": 8, "4": 4, "8": 4, "linear": 2}, "checkpoint_every": 5_000},
-    "paper": {"steps": 500_001, "batch": 256, "lr": 1e-3, "log_every": 1_000, "eval_prompts": 100_000,
-              "seeds": {"1": 16, "2": 16, "4": 16, "8": 16, "linear": 16}, "checkpoint_every": 25_000},
+#: The training protocol per profile, defined once; every sharing claim has a ``training: TrainingProtocol``
+#: field defaulting to these, so ``--set steps=...`` (or ``--set H1.training.steps=...``) reaches it.
+#: ``seeds`` maps the model key (``"1"``, ``"2"``, ``"4"``, ``"8"`` heads, or ``"linear"``) to the ensemble size.
+PROTOCOLS: dict[str, TrainingProtocol] = {
+    "smoke": TrainingProtocol(steps=300, batch=128, lr=1e-3, log_every=50, eval_prompts=2_048,
+                              seeds={"1": 2, "2": 2, "4": 2, "8": 2, "linear": 2}, checkpoint_every=150),
+    "quick": TrainingProtocol(steps=20_000, batch=256, lr=1e-3, log_every=250, eval_prompts=16_384,
+                              seeds={"1": 2, "2": 8, "4": 4, "8": 4, "linear": 2}, checkpoint_every=5_000),
+    "paper": TrainingProtocol(steps=500_001, batch=256, lr=1e-3, log_every=1_000, eval_prompts=100_000,
+                              seeds={"1": 16, "2": 16, "4": 16, "8": 16, "linear": 16}, checkpoint_every=25_000),
 }
 HEADS = (1, 2, 4, 8)
 
 
-def training_params(profile: str) -> dict[str, Any]:
-    """The training entries every sharing claim puts in its parameter dict for ``profile``."""
-    t = TRAINING[profile]
-    return {"steps": t["steps"], "batch": t["batch"], "lr": t["lr"], "seeds": dict(t["seeds"]),
-            "log_every": t["log_every"], "eval_prompts": t["eval_prompts"], **PROBLEM}
+def train_config(protocol: TrainingProtocol, problem: Problem, ctx: RunContext, *, n_head: int,
+                 model: str = "softmax") -> TrainConfig:
+    """The :class:`TrainConfig` of the shared ensemble for ``(model, n_head)`` under ``protocol``.
 
-
-def n_seeds(params: dict, key) -> int:
-    seeds = params["seeds"]
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
-        return seeds
-    if not isinstance(seeds, dict) or str(key) not in {str(k) for k in seeds}:
-        raise ValueError(f"seeds must be an int or a dict with an entry for {str(key)!r}, got {seeds!r}")
-    return int({str(k): v for k, v in seeds.items()}[str(key)])
-
-
-def train_config(params: dict, ctx: RunContext, *, n_head: int, model: str = "softmax") -> TrainConfig:
-    """The :class:`TrainConfig` a claim with ``params`` uses for ``(model, n_head)``."""
+    Members are spawned from the stream ``(run seed, "trained", model, "H<n_head>")``: deliberately shared by
+    every claim that reads this ensemble (and independent of any claim's own streams).
+    """
     size = "linear" if model != "softmax" else n_head
-    t = TRAINING[ctx.profile]
-    return TrainConfig(d=int(params["d"]), L=int(params["L"]), sigma2=float(params["sigma2"]), n_head=n_head,
-                       model=model, steps=int(params["steps"]), batch=int(params["batch"]), lr=float(params["lr"]),
-                       seed=ctx.seed, key=("trained", model, f"H{n_head}"), ensemble=n_seeds(params, size),
-                       log_every=int(params["log_every"]), eval_prompts=int(params["eval_prompts"]), device=ctx.device,
-                       checkpoint_every=int(t["checkpoint_every"]))
+    return TrainConfig(d=problem.d, L=problem.L, sigma2=problem.sigma2, n_head=n_head, model=model,
+                       steps=protocol.steps, batch=protocol.batch, lr=protocol.lr, seed=ctx.seed,
+                       key=("trained", model, f"H{n_head}"), ensemble=protocol.n_seeds(size),
+                       log_every=protocol.log_every, eval_prompts=protocol.eval_prompts, device=ctx.device,
+                       checkpoint_every=protocol.checkpoint_every)
 
 
-def trained_ensemble(params: dict, ctx: RunContext, *, n_head: int, model: str = "softmax") -> TrainResult:
+def trained_ensemble(protocol: TrainingProtocol, problem: Problem, ctx: RunContext, *, n_head: int,
+                     model: str = "softmax") -> TrainResult:
     """Train (or load from ``<out>/cache/trained``) the ensemble for ``(model, n_head)``."""
-    cfg = train_config(params, ctx, n_head=n_head, model=model)
+    cfg = train_config(protocol, problem, ctx, n_head=n_head, model=model)
     return cached_train(cfg, ctx.cache_dir() / "trained", progress=ctx.progress)
