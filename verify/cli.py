@@ -120,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         msg = str(exc).splitlines()[0] if str(exc) else repr(exc)
         print(f"icl-verify {args.command}: error: {msg}", file=sys.stderr)
         return 2
+    except OSError as exc:   # a full disk, a folder that vanished: one line, no traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"icl-verify {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         hint = " (rerun with --resume)" if args.command == "run" else " (rerun the same command to resume)"
         print(f"icl-verify {args.command}: interrupted; finished work is saved{hint}", file=sys.stderr)

@@ -103,6 +103,12 @@ def _key(claim: Claim, ctx: RunContext, params) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def _checksum(body: dict) -> str:
+    """SHA-256 of the saved body without its checksum (canonical JSON): catches damage and hand edits."""
+    rest = {k: v for k, v in body.items() if k != "checksum"}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()
+
+
 def _saved(out: Path, claim_id: str) -> Path:
     return out / "claims" / f"{claim_id}.json"
 
@@ -122,6 +128,8 @@ def load_saved(path: Path) -> dict:
             raise ValueError(f"{path}: field {k!r} missing or not a {t.__name__}")
     if body["format"] != SAVED_FORMAT:
         raise ValueError(f"{path}: written by another version of the package")
+    if body.get("checksum") != _checksum(body):
+        raise ValueError(f"{path}: checksum does not match its content (edited or damaged)")
     try:
         result_from_json(body["result"])
     except (KeyError, TypeError, ValueError) as exc:
@@ -177,9 +185,10 @@ def run_claims(ids: str | None = None, *, profile: str = "quick", out: str | Pat
         stem = out / "claims" / f"{c.id}.data"
         res, _ = run_claim(c, params[c.id], ctx, on_data=lambda data: save_data(stem, data))
         results.append(res)
-        write_atomic(saved, json.dumps({"format": SAVED_FORMAT, "key": key, "profile": profile, "seed": seed,
-                                        "device": device, "overrides": _jsonable(per[c.id]),
-                                        "result": res.to_json()}, indent=1))
+        body = {"format": SAVED_FORMAT, "key": key, "profile": profile, "seed": seed, "device": device,
+                "overrides": _jsonable(per[c.id]), "result": res.to_json()}
+        body["checksum"] = _checksum(body)
+        write_atomic(saved, json.dumps(body, indent=1))
         echo(f"{c.id}: {res.verdict} in {res.seconds:.1f} s" + (f" — {res.error}" if res.error else ""))
         meta.update(finished=now(), seconds=time.perf_counter() - start)
         write_results(out, profile, results, meta)

@@ -135,3 +135,21 @@ def test_resume_refuses_a_foreign_checkpoint(tmp_path):
     train(a, tmp_path)
     with pytest.raises(ValueError, match="different configuration"):
         train(a.replace(seed=1), tmp_path)
+
+
+def test_a_failed_atomic_write_leaves_no_debris_and_the_old_file(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from numerics.checkpoint import atomic_write_bytes
+
+    target = tmp_path / "f.json"
+    atomic_write_bytes(target, b"old")
+
+    def full(_fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError):
+        atomic_write_bytes(target, b"new")
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["f.json"]

@@ -104,3 +104,16 @@ def test_every_registered_claim_has_three_validated_profiles():
         assert set(c.params) >= set(registry.PROFILES)
         for p in c.params.values():
             assert p == type(p)(**{f: getattr(p, f) for f in p.__dataclass_fields__})
+
+
+def test_hand_edited_result_is_not_reused(toys, tmp_path):
+    _run(tmp_path, overrides={"shift": 10.0})
+    path = tmp_path / "rep" / "claims" / "C99.json"
+    body = json.loads(path.read_text())
+    for row in body["result"]["comparisons"]:
+        row["passed"] = True                    # forge a pass, keep the key
+    path.write_text(json.dumps(body))
+    said = []
+    res = run_claims("C99", out=tmp_path / "rep", progress=False, resume=True, echo=said.append,
+                     overrides={"shift": 10.0})
+    assert toys["compute"] == 2 and res[0].verdict == "fail" and any("checksum" in s for s in said)
