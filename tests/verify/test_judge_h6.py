@@ -1,0 +1,81 @@
+"""H6's judge on hand-made data of the shape ``compute`` returns: consistent numbers pass, wrong ones fail."""
+from __future__ import annotations
+
+import numpy as np
+
+from theory.risks import dgd_risk, gd_risk
+from verify.claims.h6 import H6Params
+from verify.claims.h6.judge import SPEC4
+from verify.result import ClaimResult
+
+P = H6Params(Ls=(10, 40))
+SE = {10: 0.004, 40: 0.0013}          # about the quick profile's SEs (100k prompts)
+
+
+def _single_risk(L: int, factor: float) -> float:
+    """Risk of optimally tuned DGD at L / factor: a single head needing ``factor`` times more samples."""
+    d, s2 = P.problem.d, P.problem.sigma2
+    return s2 + (d + 1 + d * s2) / (L / factor + d + d * s2)
+
+
+def _data(change: dict | None = None) -> dict:
+    """Numbers as the theory and SPEC 4 have them; ``change`` = {(stream, L): mean} overrides single entries."""
+    change = change or {}
+    d, s2, eta = P.problem.d, P.problem.sigma2, 2 * P.omega * P.mu
+    mean = {k: np.zeros(2) for k in ("multi", "gd", "dgd", "single", "single_trained", "ridge", "multi-dgd",
+                                     "single-multi")}
+    se = {k: np.zeros(2) for k in mean}
+    for i, L in enumerate(P.Ls):
+        row = {"gd": gd_risk(d=d, L=L, sigma2=s2, eta=eta), "dgd": dgd_risk(d=d, L=L, sigma2=s2, eta=eta),
+               "multi": SPEC4[L]["multi"], "single_trained": SPEC4[L]["single"], "ridge": SPEC4[L]["ridge"],
+               "single": _single_risk(L, 2.5)}
+        row["multi-dgd"] = row["multi"] - row["dgd"]
+        row["single-multi"] = row["single"] - row["multi"]
+        for k, v in row.items():
+            mean[k][i] = change.get((k, L), v)
+            se[k][i] = SE[L] / 10 if "-" in k else SE[L]
+    return {"Ls": np.array(P.Ls), "mean": mean, "se": se, "factor_e_identity": True, "n_prompts": 100_000}
+
+
+def _judge(data: dict) -> ClaimResult:
+    result = ClaimResult(id="H6", profile="smoke")
+    from verify.claims.h6.judge import judge
+
+    judge(data, P, result)
+    return result
+
+
+def _failed(result: ClaimResult) -> set[str]:
+    return {c.name for c in result.comparisons if not c.passed}
+
+
+def test_consistent_numbers_pass():
+    result = _judge(_data())
+    assert result.verdict == "pass", _failed(result)
+    assert len(result.comparisons) == 2 * 10 + 1
+    factor = result.metrics["single head: effective-sample factor L/L_eff, L=40"]
+    assert abs(factor - 2.5) < 1e-9
+
+
+def test_wrong_gd_risk_fails_its_row():
+    result = _judge(_data({("gd", 10): gd_risk(d=5, L=10, sigma2=0.1, eta=2 * 0.13 * 3.45) + 0.05}))
+    assert result.verdict == "fail"
+    assert _failed(result) == {"GD risk, L=10: Monte Carlo vs exact"}
+
+
+def test_single_head_no_worse_fails():
+    """A single head as good as the multi-head: the gap row and the effective-sample factor fail."""
+    data = _data({("single", 40): SPEC4[40]["multi"], ("single-multi", 40): 0.0})
+    result = _judge(data)
+    assert {"single head - multi-head, L=40", "single head: effective-sample factor L/L_eff, L=40"} <= _failed(result)
+
+
+def test_multi_far_from_dgd_fails():
+    result = _judge(_data({("multi-dgd", 40): 0.05}))
+    assert "|multi-head - DGD| (+4 SE), L=40" in _failed(result)
+
+
+def test_false_identity_fails():
+    data = _data()
+    data["factor_e_identity"] = False
+    assert _failed(_judge(data)) == {"mean-field single-head optimum at L = mean-field multi-head infimum at L/e"}
