@@ -1,0 +1,13 @@
+"""H1 compute: the final circuits, losses and the logged pattern metrics of the shared ensembles."""
+from __future__ import annotations
+
+from ...trained import trained_ensemble
+from ..h2.compute import ensemble_arrays
+
+#: Logged readouts (numerics.training.readouts) the judge needs: per step, per member, per head.
+TRAJECTORY_KEYS = ("step", "diag_ratio", "ov_last_ratio", "homogeneity", "dummy")
+
+
+def compute(p, ctx) -> dict:
+    return {"ensembles": {str(H): ensemble_arrays(trained_ensemble(p.training, p.problem, ctx, n_head=H),
+                                                  TRAJECTORY_KEYS) for H in p.heads}}
