@@ -159,3 +159,35 @@ def result_from_json(data: dict) -> ClaimResult:
             for c in data["comparisons"]]
     return ClaimResult(id=data["id"], profile=data["profile"], comparisons=rows, figures=list(data["figures"]),
                        notes=list(data["notes"]), seconds=data["seconds"], error=data["error"])
+
+
+def converging(name: str, value: float, bound: float, how: str, t, y, *, above: bool, last: float,
+               kind: Kind = "trained") -> tuple[Comparison, dict]:
+    """Row "``value`` >= ``bound``" (``above``) or "<= ``bound``", with the not-converged rule for a value on the
+    wrong side: inconclusive when the logged ``y(t)`` (the same statistic per log step) has an OLS slope over the
+    last ``last`` fraction of training with ``|slope| > Z SE`` pointing towards passing; otherwise a fail.
+
+    Returns the row and the trend numbers (``slope``, ``se``, ``change`` over the window; NaN when not needed).
+    """
+    row = (at_least if above else at_most)(name, value, bound, how, kind=kind)
+    info = {"slope": math.nan, "se": math.nan, "change": math.nan, "moving": False}
+    if row.passed or not math.isfinite(value):
+        return row, info
+    from .stats import trend   # stats is numpy-only; imported here to keep result.py free of numpy at import
+
+    b, b_se, change = trend(t, y, last=last)
+    if not (math.isfinite(b) and math.isfinite(b_se)):
+        return (at_least if above else at_most)(name, value, bound, how + f"; too few logged points in the last "
+                                                f"{last:.0%} of training for a trend test, so a fail",
+                                                kind=kind), info
+    towards = (b > 0) if above else (b < 0)
+    moving = bool(abs(b) > Z * b_se and towards)
+    info = {"slope": b, "se": b_se, "change": change, "moving": moving}
+    detail = (f"; over the last {last:.0%} of training the median moves {change:+.3g} (slope {b:.3g} ± {b_se:.2g}"
+              f" per step, {abs(b) / b_se if b_se > 0 else math.inf:.1f} SE)")
+    if moving:
+        return Comparison(name, float(value), float(bound), None,
+                          how + detail + f" towards the bound: not converged, inconclusive (rule: |slope| > "
+                          f"{Z:g} SE towards passing)", False, kind, inconclusive=True), info
+    return (at_least if above else at_most)(name, value, bound, how + detail + f": no significant move towards "
+                                            f"the bound (rule: |slope| > {Z:g} SE), so a fail", kind=kind), info

@@ -1,8 +1,14 @@
 """``icl-verify train``: train an ensemble of the paper's attention model and write its summary.
 
-Writes into ``--out``: ``checkpoint.pt`` (resumable), ``trajectory.npz`` (logged loss, per-head omega,
-mu and pattern metrics), ``config.json`` and ``summary.json``. Rerunning with the same arguments resumes
-an interrupted run or reports the finished one. Bad arguments raise ``ValueError`` (exit 2 in the CLI).
+Writes into ``--out``: ``checkpoint.pt`` (resumable; with ``checkpoint.sha256.json``, its checksums, and
+``checkpoint.prev.pt``, the previous one), ``trajectory.npz`` (logged loss, per-head omega, mu and pattern
+metrics), ``config.json`` and ``summary.json``. Rerunning with the same arguments resumes an interrupted run
+or reports the finished one.
+
+Exit status: 2 for bad usage (``ValueError``: a bad flag, an unusable ``--out``, a run that cannot fit in
+memory, a folder holding another configuration's run), checked before any work; 1 when the run cannot go on
+(a damaged folder with no usable checkpoint, another process writing into the same ``--out``, divergence,
+a full disk); 130 on Ctrl-C (rerunning the same command resumes).
 """
 from __future__ import annotations
 
@@ -68,25 +74,40 @@ def config_from_args(args):
 
 def run(args) -> int:
     from numerics import checkpoint as ck
-    from numerics.training import TrainingDiverged, check_device, load_run, train
+    from numerics.training import TrainingDiverged, check_device, check_memory, finish_run
+
+    from .runner import check_out_dir
 
     cfg = config_from_args(args)
     check_device(cfg.device)
-    out = Path(args.out)
-    if (out / ck.CONFIG).exists():
-        prev = ck.load_json(out / ck.CONFIG)
-        if prev.get("hash") != cfg.hash():
-            raise ValueError(f"{out} holds a run with a different configuration; choose another --out")
-    if (out / ck.SUMMARY).exists():
-        res = load_run(out, device=cfg.device)
+    if str(args.out).strip() == "":
+        raise ValueError("--out must name a folder, got an empty path")
+    check_memory(cfg)
+    try:
+        out = check_out_dir(Path(args.out))
+    except OSError as exc:  # e.g. a name over 255 bytes, which check_out_dir's exists() does not catch
+        raise ValueError(f"--out {args.out} is not a usable folder ({exc.strerror or exc})") from None
+    finished = (out / ck.SUMMARY).exists()
+    try:
+        with ck.run_lock(out, blocking=False):
+            _check_same_config(out, cfg)
+            res = finish_run(cfg, out, progress=not args.no_progress)
+    except ck.RunBusy:
+        # exit 1, not 2: the command is right and succeeds once the other process is done (it resumes there)
+        _fail(f"{out} is in use by another `icl-verify train` (lock {out / ck.LOCK}); wait for it to finish or "
+              f"choose another --out")
+        return 1
+    except ck.CheckpointError as exc:
+        _fail(f"{exc}; to start over, delete {out} (or choose another --out)")
+        return 1
+    except TrainingDiverged as exc:
+        _fail(str(exc))
+        return 1
+    if res.cached:
         note = " (already finished in this folder)"
     else:
-        try:
-            res = train(cfg, out, resume=True, progress=not args.no_progress)
-        except TrainingDiverged as exc:
-            print(f"icl-verify train: {exc}", file=sys.stderr)
-            return 1
         note = f" (resumed from step {res.resumed_from})" if res.resumed_from else ""
+        note += " (finished again: its files were damaged)" if finished else ""
     summ = res.summary()
     print(f"trained {cfg.model} H={cfg.n_head} x{cfg.ensemble} for {cfg.steps} steps{note}: "
           f"final loss {summ['final_loss']:.4f}; {res.steps_per_s:.0f} steps/s; summary in {out / ck.SUMMARY}")
@@ -97,6 +118,23 @@ def run(args) -> int:
     return 0
 
 
+def _fail(msg: str) -> None:
+    print(f"icl-verify train: error: {msg.splitlines()[0] if msg else msg}", file=sys.stderr)
+
+
+def _check_same_config(out: Path, cfg) -> None:
+    """``ValueError`` (exit 2) if ``out`` holds another configuration's run; an unreadable ``config.json`` is
+    left to the checkpoint's own hash check (the trainer rewrites it)."""
+    from numerics import checkpoint as ck
+
+    try:
+        prev = ck.load_json(out / ck.CONFIG)
+    except (OSError, UnicodeDecodeError, ValueError):  # missing or damaged
+        return
+    if isinstance(prev, dict) and isinstance(prev.get("hash"), str) and prev["hash"] != cfg.hash():
+        raise ValueError(f"{out} holds a run with a different configuration; choose another --out")
+
+
 def main(argv=None) -> int:  # pragma: no cover - convenience for `python -m verify.train_cmd`
     parser = argparse.ArgumentParser(prog="icl-verify")
     add_parser(parser.add_subparsers(dest="command", required=True))
@@ -104,8 +142,15 @@ def main(argv=None) -> int:  # pragma: no cover - convenience for `python -m ver
     try:
         return run(args)
     except ValueError as exc:
-        print(f"icl-verify train: error: {exc}", file=sys.stderr)
+        _fail(str(exc))
         return 2
+    except OSError as exc:
+        _fail(f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else ""))
+        return 1
+    except KeyboardInterrupt:
+        print("icl-verify train: interrupted; finished work is saved (rerun the same command to resume)",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -26,8 +26,11 @@ Protocols (measured on a 2-core CPU, one thread, float32):
 """
 from __future__ import annotations
 
+import numpy as np
+
 from theory.problem import Problem
 
+from numerics.patterns import circuits
 from numerics.training import TrainConfig, TrainResult, cached_train
 
 from .params import TrainingProtocol
@@ -67,3 +70,13 @@ def trained_ensemble(protocol: TrainingProtocol, problem: Problem, ctx: RunConte
     """Train (or load from ``<out>/cache/trained``) the ensemble for ``(model, n_head)``."""
     cfg = train_config(protocol, problem, ctx, n_head=n_head, model=model)
     return cached_train(cfg, ctx.cache_dir() / "trained", progress=ctx.progress)
+
+
+def ensemble_arrays(res, keys: tuple[str, ...]) -> dict:
+    """What the judges read of one trained ensemble: circuits ``kq (E, H, D, D)``, ``ov (E, H, D, 1)``, final
+    Monte Carlo risks with SEs ``(E,)``, member seeds, and the logged trajectories ``keys`` (``(T, E, H)``)."""
+    kq, ov, d = circuits(res.model)
+    return {"kq": kq, "ov": ov, "d": int(d), "seeds": [int(s) for s in res.config.seeds],
+            "steps": int(res.config.steps), "final_loss": np.asarray(res.final_loss, dtype=np.float64),
+            "final_loss_se": np.asarray(res.final_loss_se, dtype=np.float64),
+            "trajectory": {k: np.asarray(res.trajectory[k]) for k in keys}}

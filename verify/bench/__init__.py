@@ -41,9 +41,30 @@ def add_parser(subparsers):
     return p
 
 
+#: Bounds of the bench's arguments: 10^7 steps is about half an hour per round on a CPU; a round count beyond
+#: 1000 is a typo; more threads than 4 per core only oversubscribe (and 10^5 crash torch).
+MAX_BENCH_STEPS = 10**7
+MAX_ROUNDS = 1000
+
+
+def check_args(args) -> None:
+    """One-line ``ValueError`` (exit 2) for an argument out of range, before anything is built."""
+    from numerics.training import MAX_THREADS, check_device
+    from theory.validate import check_int
+
+    check_int("--steps", args.steps, lo=10, hi=MAX_BENCH_STEPS)
+    check_int("--rounds", args.rounds, lo=1, hi=MAX_ROUNDS)
+    check_int("--threads", args.threads, lo=0, hi=MAX_THREADS)
+    try:
+        check_device(args.device)
+    except ValueError as exc:
+        raise ValueError(f"--{exc}") from None
+
+
 def run(args) -> int:
     import torch
 
+    check_args(args)
     cases = bench(args.device, args.steps, args.rounds, args.threads)
     threads = args.threads or torch.get_num_threads()
     numerics = []

@@ -70,4 +70,4 @@ CLAIM = register(Claim(
               "KQ x-block diagonal and homogeneous (omega_h I) and its OV supported on the last entry (mu_h).",
     params=PARAMS, compute=compute, judge=judge, display=display,
     sources=source_files(__name__, "verify.trained", "numerics.patterns", "numerics.training", "verify.stats",
-                         "verify.claims.h2.judge", "verify.claims.h2.compute")))
+                         "verify.result")))

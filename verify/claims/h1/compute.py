@@ -1,8 +1,7 @@
 """H1 compute: the final circuits, losses and the logged pattern metrics of the shared ensembles."""
 from __future__ import annotations
 
-from ...trained import trained_ensemble
-from ..h2.compute import ensemble_arrays
+from ...trained import ensemble_arrays, trained_ensemble
 
 #: Logged readouts (numerics.training.readouts) the judge needs: per step, per member, per head.
 TRAJECTORY_KEYS = ("step", "diag_ratio", "ov_last_ratio", "homogeneity", "dummy")

@@ -1,13 +1,12 @@
 """H1 judge: the three pattern metrics per H (median over seeds of the active-head mean), with the not-converged
-rule of :func:`verify.claims.h2.judge.converging`, and SPEC 4's published table as informational rows."""
+rule of :func:`verify.result.converging`, and SPEC 4's published table as informational rows."""
 from __future__ import annotations
 
 import numpy as np
 
 from numerics.patterns import active_mean, patterns, spec_table_metrics
 
-from ...result import reported
-from ..h2.judge import converging
+from ...result import converging, reported
 
 #: SPEC 4 table (published notebooks, 500k Adam steps): diag ratio, OV last-entry ratio, homogeneity.
 SPEC4_PATTERNS = {2: (0.99926, 0.99994, 3.3e-6), 4: (0.99928, 0.99997, 4.4e-6), 8: (0.97839, 0.99966, 1.3e-4)}

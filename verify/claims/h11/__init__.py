@@ -60,4 +60,4 @@ CLAIM = register(Claim(
               "(measured as the fraction of seeds, per H).",
     params=PARAMS, compute=compute, judge=judge, display=display,
     sources=source_files(__name__, "verify.trained", "numerics.patterns", "numerics.training", "theory.mean_field",
-                         "verify.stats", "verify.claims.h2.compute")))
+                         "verify.stats")))

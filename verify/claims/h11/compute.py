@@ -1,8 +1,7 @@
 """H11 compute: the final circuits and Monte Carlo risks of every member of the shared ensembles."""
 from __future__ import annotations
 
-from ...trained import trained_ensemble
-from ..h2.compute import ensemble_arrays
+from ...trained import ensemble_arrays, trained_ensemble
 
 
 def compute(p, ctx) -> dict:
