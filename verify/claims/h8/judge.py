@@ -54,10 +54,11 @@ def judge(data: dict, p, result) -> None:
                 raw = float(np.median(np.abs(mean[ok] - dgd).max(axis=1)))
             else:
                 worst = raw = math.nan
-            result.add(at_most(f"softmax H={H}: max over L of |risk - DGD(L; eta_eff)| - 4 SE (median of "
-                               f"{int(ok.sum())} split seeds; without the 4 SE: {raw:.4f})", worst, p.dgd_gap,
+            result.add(at_most(f"softmax H={H}: max over L of |risk - DGD(L; eta_eff)| - 4 SE (median over the "
+                               f"split seeds)", worst, p.dgd_gap,
                                f"SPEC 4: within about {p.dgd_gap}, after removing 4 standard errors of "
-                               f"the Monte Carlo risk at each L ({p.n_eval} prompts)", kind="trained"))
+                               f"the Monte Carlo risk at each L ({p.n_eval} prompts); {int(ok.sum())} split seeds; "
+                               f"without the 4 SE: {raw:.4f}", kind="trained"))
         ref = SPEC4_LENGTH.get(H)
         idx = [Ls.index(L) for L in SPEC4_LENGTH["L"] if L in Ls]
         if ref is not None and idx:
@@ -66,9 +67,9 @@ def judge(data: dict, p, result) -> None:
             sem = se[good].max(axis=0)
             dev = max(abs(med[i] - ref[SPEC4_LENGTH["L"].index(Ls[i])]) - Z * sem[i] for i in idx)
             raw = max(abs(med[i] - ref[SPEC4_LENGTH["L"].index(Ls[i])]) for i in idx)
-            result.add(at_most(f"softmax H={H}: max over L of |risk - SPEC 4 table| - 4 SE (median over seeds; "
-                               f"without the 4 SE: {raw:.4f})", dev, p.ref_tol,
-                               f"published reference (500k steps), tolerance {p.ref_tol}", kind="trained"))
+            result.add(at_most(f"softmax H={H}: max over L of |risk - SPEC 4 table| - 4 SE (median over seeds)",
+                               dev, p.ref_tol, f"published reference (500k steps), tolerance {p.ref_tol}; "
+                               f"without the 4 SE: {raw:.4f}", kind="trained"))
         notes.append(f"H={H}: risk at L=10/40/100 = {np.median(mean[:, Ls.index(10)]):.3f}/"
                      f"{np.median(mean[:, Ls.index(40)]):.3f}/{np.median(mean[:, Ls.index(100)]):.3f}, "
                      f"eta_eff {np.round(np.asarray(c['eta']), 3).tolist()}" if {10, 40, 100} <= set(Ls) else f"H={H}")
