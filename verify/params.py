@@ -126,6 +126,14 @@ class Params:
         for n in names:
             check_int(n, getattr(self, n), lo=1, hi=hi)
 
+    def in_range(self, lo: float, hi: float, *names: str, lo_open: bool = True, hi_open: bool = False) -> None:
+        """Each named field lies in the interval from ``lo`` to ``hi`` (open or closed at each end)."""
+        for n in names:
+            v = getattr(self, n)
+            if (v <= lo if lo_open else v < lo) or (v >= hi if hi_open else v > hi):
+                raise ValueError(f"{n} must be in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}, "
+                                 f"got {v}")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe nested dict of the parameters."""
         return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}

@@ -33,7 +33,11 @@ from theory.problem import Problem
 from numerics.patterns import circuits
 from numerics.training import TrainConfig, TrainResult, cached_train
 
-from .params import TrainingProtocol
+from dataclasses import dataclass
+
+from theory.problem import PAPER_POINT
+
+from .params import Params, TrainingProtocol
 from .registry import RunContext
 
 #: The training protocol per profile, defined once; every sharing claim has a ``training: TrainingProtocol``
@@ -48,6 +52,29 @@ PROTOCOLS: dict[str, TrainingProtocol] = {
                               seeds={"1": 16, "2": 16, "4": 16, "8": 16, "linear": 16}, checkpoint_every=25_000),
 }
 HEADS = (1, 2, 4, 8)
+
+
+@dataclass(frozen=True)
+class TrainedParams(Params):
+    """Base of the trained-model claims' parameters: the setting, the shared protocol and the ensembles read.
+
+    With equal ``problem`` and ``training`` two claims read the same cached ensembles (trained once).
+    """
+
+    problem: Problem = PAPER_POINT
+    training: TrainingProtocol = PROTOCOLS["quick"]
+    heads: tuple[int, ...] = HEADS
+
+    def check_trained(self, claim_id: str, *, min_heads: int = 1, linear: bool = False) -> None:
+        """The isotropic model, head counts in [min_heads, 64], an ensemble size for each (and for "linear")."""
+        if self.problem.kind != "isotropic":
+            raise ValueError(f"{claim_id} needs the isotropic data model (SPEC 1.1)")
+        for H in self.heads:
+            if not min_heads <= H <= 64:
+                raise ValueError(f"heads must be in [{min_heads}, 64], got {H}")
+            self.training.n_seeds(H)
+        if linear:
+            self.training.n_seeds("linear")
 
 
 def train_config(protocol: TrainingProtocol, problem: Problem, ctx: RunContext, *, n_head: int,

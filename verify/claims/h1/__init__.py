@@ -20,42 +20,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from theory.problem import PAPER_POINT, Problem
-
-from ...params import Params, TrainingProtocol
 from ...registry import Claim, register, source_files
-from ...trained import HEADS, PROTOCOLS
+from ...trained import PROTOCOLS, TrainedParams
 from .compute import compute
 from .figures import display
 from .judge import judge
 
 
 @dataclass(frozen=True)
-class H1Params(Params):
+class H1Params(TrainedParams):
     """``training``: the shared protocol (:data:`verify.trained.PROTOCOLS`); ``heads``: the ensembles read."""
 
-    problem: Problem = PAPER_POINT
-    training: TrainingProtocol = PROTOCOLS["quick"]
-    heads: tuple[int, ...] = HEADS
     min_diag: float = 0.9
     min_ov_last: float = 0.9
     max_homogeneity: float = 0.05
     trend_window: float = 0.2
 
     def check(self):
-        if self.problem.kind != "isotropic":
-            raise ValueError("H1 needs the isotropic data model (SPEC 1.1)")
-        for H in self.heads:
-            if not 1 <= H <= 64:
-                raise ValueError(f"heads must be in [1, 64], got {H}")
-            self.training.n_seeds(H)
-        for name in ("min_diag", "min_ov_last"):
-            if not 0 < getattr(self, name) <= 1:
-                raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
-        if not 0 < self.max_homogeneity < 1:
-            raise ValueError(f"max_homogeneity must be in (0, 1), got {self.max_homogeneity}")
-        if not 0 < self.trend_window <= 1:
-            raise ValueError(f"trend_window must be in (0, 1], got {self.trend_window}")
+        self.check_trained("H1")
+        self.in_range(0, 1, "min_diag", "min_ov_last", "trend_window")
+        self.in_range(0, 1, "max_homogeneity", hi_open=True)
 
 
 PARAMS = {

@@ -18,34 +18,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from theory.problem import PAPER_POINT, Problem
-
-from ...params import Params, TrainingProtocol
 from ...registry import Claim, register, source_files
-from ...trained import HEADS, PROTOCOLS
+from ...trained import PROTOCOLS, TrainedParams
 from .compute import compute
 from .figures import display
 from .judge import judge
 
 
 @dataclass(frozen=True)
-class H11Params(Params):
+class H11Params(TrainedParams):
     """``training``: the shared protocol (:data:`verify.trained.PROTOCOLS`); ``heads``: the ensembles read."""
 
-    problem: Problem = PAPER_POINT
-    training: TrainingProtocol = PROTOCOLS["quick"]
-    heads: tuple[int, ...] = HEADS
     min_fraction: float = 0.9
 
     def check(self):
-        if self.problem.kind != "isotropic":
-            raise ValueError("H11 needs the isotropic data model (SPEC 1.1)")
-        for H in self.heads:
-            if not 1 <= H <= 64:
-                raise ValueError(f"heads must be in [1, 64], got {H}")
-            self.training.n_seeds(H)
-        if not 0 < self.min_fraction <= 1:
-            raise ValueError(f"min_fraction must be in (0, 1], got {self.min_fraction}")
+        self.check_trained("H11")
+        self.in_range(0, 1, "min_fraction")
 
 
 PARAMS = {

@@ -20,22 +20,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from theory.problem import PAPER_POINT, Problem
-
-from ...params import Params, TrainingProtocol
 from ...registry import Claim, register, source_files
-from ...trained import PROTOCOLS
+from ...trained import PROTOCOLS, TrainedParams
 from .compute import compute
 from .figures import display
 from .judge import judge
 
 
 @dataclass(frozen=True)
-class H2Params(Params):
+class H2Params(TrainedParams):
     """``training``: the shared protocol (:data:`verify.trained.PROTOCOLS`); ``heads``: the ensembles read."""
 
-    problem: Problem = PAPER_POINT
-    training: TrainingProtocol = PROTOCOLS["quick"]
     heads: tuple[int, ...] = (2, 4, 8)
     max_zero_sum: float = 0.05
     max_omega_spread: float = 0.2
@@ -43,20 +38,10 @@ class H2Params(Params):
     trend_window: float = 0.2
 
     def check(self):
-        if self.problem.kind != "isotropic":
-            raise ValueError("H2 needs the isotropic data model (SPEC 1.1)")
-        for H in self.heads:
-            if not 2 <= H <= 64:
-                raise ValueError(f"heads must be in [2, 64] (a split needs two heads), got {H}")
-            self.training.n_seeds(H)
-        if not 0 < self.max_zero_sum < 1:
-            raise ValueError(f"max_zero_sum must be in (0, 1), got {self.max_zero_sum}")
-        if not 0 < self.max_omega_spread < 2:
-            raise ValueError(f"max_omega_spread must be in (0, 2), got {self.max_omega_spread}")
-        if not 0 < self.eta_excess < 1:
-            raise ValueError(f"eta_excess must be in (0, 1), got {self.eta_excess}")
-        if not 0 < self.trend_window <= 1:
-            raise ValueError(f"trend_window must be in (0, 1], got {self.trend_window}")
+        self.check_trained("H2", min_heads=2)   # a split needs two heads
+        self.in_range(0, 1, "max_zero_sum", "eta_excess", hi_open=True)
+        self.in_range(0, 2, "max_omega_spread", hi_open=True)
+        self.in_range(0, 1, "trend_window")
 
 
 PARAMS = {

@@ -16,7 +16,7 @@ from numerics.patterns import omega_spread, patterns
 from theory.mean_field import eta_star
 from theory.risks import dgd_step_tolerance
 
-from ...result import Z, at_least, at_most, converging, reported, within
+from ...result import Z, at_most, converging, reported, within
 
 
 def spread_trajectory(traj: dict, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -3,7 +3,6 @@ spot point, and the Monte Carlo rows (ridge = posterior variance, finite-size or
 ratios of the exact optimal GD / DGD excess over the Monte Carlo Bayes excess)."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 

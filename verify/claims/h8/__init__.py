@@ -19,11 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from theory.problem import PAPER_POINT, Problem
-
-from ...params import Params, TrainingProtocol
 from ...registry import Claim, register, source_files
-from ...trained import HEADS, PROTOCOLS
+from ...trained import PROTOCOLS, TrainedParams
 from .compute import compute
 from .figures import display
 from .judge import judge
@@ -32,13 +29,10 @@ L_EVAL = (10, 20, 30, 40, 50, 60, 70, 80, 90, 100)
 
 
 @dataclass(frozen=True)
-class H8Params(Params):
+class H8Params(TrainedParams):
     """``problem`` is the training setting (its L is the training length); ``L_eval`` the test lengths;
     ``n_eval`` Monte Carlo prompts per model and length; ``dgd_gap``/``ref_tol`` the SPEC 4 tolerances."""
 
-    problem: Problem = PAPER_POINT
-    training: TrainingProtocol = PROTOCOLS["quick"]
-    heads: tuple[int, ...] = HEADS
     L_eval: tuple[int, ...] = L_EVAL
     n_eval: int = 32_768
     linear_heads: int = 1
@@ -46,8 +40,7 @@ class H8Params(Params):
     ref_tol: float = 0.02
 
     def check(self):
-        if self.problem.kind != "isotropic":
-            raise ValueError("H8 needs the isotropic data model (SPEC 1.1)")
+        self.check_trained("H8", linear=True)
         if not 100 <= self.n_eval <= 10**8:
             raise ValueError(f"n_eval must be in [100, 1e8], got {self.n_eval}")
         if not all(2 <= L <= 10_000 for L in self.L_eval) or list(self.L_eval) != sorted(set(self.L_eval)):
@@ -55,17 +48,9 @@ class H8Params(Params):
         if self.problem.L not in self.L_eval or self.L_eval[-1] <= self.problem.L:
             raise ValueError(f"L_eval must contain the training length L={self.problem.L} and a longer one, "
                              f"got {self.L_eval}")
-        if not all(1 <= h <= 64 for h in self.heads):
-            raise ValueError(f"heads must be head counts in [1, 64], got {self.heads}")
         if not 1 <= self.linear_heads <= 64:
             raise ValueError(f"linear_heads must be in [1, 64], got {self.linear_heads}")
-        missing = [str(h) for h in self.heads if str(h) not in self.training.seeds]
-        missing += [] if "linear" in self.training.seeds else ["linear"]
-        if missing:
-            raise ValueError(f"training.seeds has no ensemble size for {', '.join(missing)} "
-                             f"(has {', '.join(self.training.seeds)})")
-        if not 0 < self.dgd_gap < 1 or not 0 < self.ref_tol < 1:
-            raise ValueError(f"dgd_gap and ref_tol must be in (0, 1), got {self.dgd_gap}, {self.ref_tol}")
+        self.in_range(0, 1, "dgd_gap", "ref_tol", hi_open=True)
 
 
 PARAMS = {
