@@ -16,7 +16,12 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from .validate import check_float
+from .validate import MAX_SIGMA2, check_array, check_float
+
+#: The proportional-limit functions accept xi = d/L in [MIN_XI, MAX_XI] (and sigma2 >= MIN_SIGMA2 > 0 where the
+#: ratio or the Stieltjes transform needs sigma2 > 0): there every product and square below stays inside float64.
+MIN_XI, MAX_XI = 1e-12, 1e12
+MIN_SIGMA2 = 1e-12
 from .symbols import m_pos, sigma2, xi, z
 from .risks import dgd_optimal_risk_proportional_expr, gd_optimal_risk_proportional_expr
 
@@ -72,11 +77,12 @@ def bayes_risk_proportional(*, xi: float, sigma2: float) -> float:
 
     .. math:: \tfrac12\Big[\sigma^2 + \frac{\xi-1}{\xi} + \sqrt{4\sigma^2 + \big(\sigma^2+\tfrac{1-\xi}{\xi}\big)^2}\Big].
 
-    ``xi > 0``, ``sigma2 >= 0`` (at ``sigma2 = 0`` it is :math:`\max(0, 1-1/\xi)`). Evaluated in a
-    cancellation-free form (:func:`bayes_excess_stable_expr`). At finite ``d, L`` use Monte Carlo of ridge.
+    Domain: ``MIN_XI <= xi <= MAX_XI`` (1e-12, 1e12), ``0 <= sigma2 <= 1e12`` (at ``sigma2 = 0`` it is
+    :math:`\max(0, 1-1/\xi)`); else ``ValueError``. Evaluated in a cancellation-free form
+    (:func:`bayes_excess_stable_expr`). At finite ``d, L`` use Monte Carlo of ridge.
     """
-    xi_ = check_float("xi", xi, lo=0.0, lo_open=True)
-    s2 = check_float("sigma2", sigma2, lo=0.0)
+    xi_ = check_float("xi", xi, lo=MIN_XI, hi=MAX_XI)
+    s2 = check_float("sigma2", sigma2, lo=0.0, hi=MAX_SIGMA2)
     return float(s2 + _bayes_numeric()(xi_, s2))
 
 
@@ -86,21 +92,32 @@ def _mp_numeric():
 
 
 def _positive_arrays(xi, sigma2) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(xi, dtype=float)
-    s = np.asarray(sigma2, dtype=float)
-    if not np.all(np.isfinite(x)) or np.any(x <= 0):
-        raise ValueError(f"xi must be finite numbers > 0, got {np.ravel(x)[:4].tolist()}")
-    if not np.all(np.isfinite(s)) or np.any(s <= 0):
-        raise ValueError(f"sigma2 must be finite numbers > 0, got {np.ravel(s)[:4].tolist()}")
+    x = check_array("xi", xi, lo=MIN_XI, hi=MAX_XI)
+    s = check_array("sigma2", sigma2, lo=MIN_SIGMA2, hi=MAX_SIGMA2)
+    try:
+        np.broadcast_shapes(x.shape, s.shape)
+    except ValueError:
+        raise ValueError(f"xi and sigma2 must broadcast together, got shapes {x.shape} and {s.shape}") from None
     return x, s
+
+
+def _bayes_excess(x: np.ndarray, s: np.ndarray) -> np.ndarray:
+    r"""The stable Bayes excess :math:`\sigma^2\xi m` (both branches evaluated by ``numpy.select``)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.asarray(_bayes_numeric("numpy")(x, s), dtype=float)
 
 
 def mp_stieltjes(*, xi, sigma2) -> np.ndarray | float:
     r"""Vectorised :math:`m(-\xi\sigma^2)`, the Marchenko–Pastur Stieltjes transform of :func:`mp_stieltjes_expr`
     (lambdified once). Broadcasts ``xi`` (> 0) against ``sigma2`` (> 0). Property used by H7:
-    :math:`\xi\sigma^2 m(-\xi\sigma^2) < 1` (:math:`m(-\lambda)<1/\lambda` since the MP law lives on :math:`[0,\infty)`)."""
+    :math:`\xi\sigma^2 m(-\xi\sigma^2) < 1` (:math:`m(-\lambda)<1/\lambda` since the MP law lives on :math:`[0,\infty)`).
+
+    Domain: ``xi`` in [1e-12, 1e12], ``sigma2`` in [1e-12, 1e12] (else ``ValueError``). Evaluated as the stable
+    Bayes excess (:func:`bayes_excess_stable_expr`) over :math:`\xi\sigma^2`, the same number
+    (:func:`bayes_risk_proportional_expr` is :math:`\sigma^2+\sigma^2\xi m`): the root formula of
+    :func:`mp_stieltjes_expr` cancels catastrophically for small :math:`\xi\sigma^2`."""
     x, s = _positive_arrays(xi, sigma2)
-    out = _mp_numeric()(x, s)
+    out = _bayes_excess(x, s) / (x * s)
     return float(out) if np.ndim(out) == 0 else out
 
 
@@ -116,8 +133,9 @@ def excess_ratio_proportional_expr() -> sp.Expr:
 
 @lru_cache(maxsize=None)
 def _ratio_numeric():
-    gd_excess = sp.lambdify((xi, sigma2), gd_optimal_risk_proportional_expr() - sigma2, "numpy")
-    return gd_excess, _bayes_numeric("numpy")
+    # the factored excess xi(1+sigma2)/(1+xi(1+sigma2)): (sigma2 + excess) - sigma2 would cancel for small xi
+    gd_excess = sp.factor(sp.simplify(gd_optimal_risk_proportional_expr() - sigma2))
+    return sp.lambdify((xi, sigma2), gd_excess, "numpy")
 
 
 def excess_ratio_proportional(*, xi, sigma2) -> np.ndarray | float:
@@ -126,11 +144,15 @@ def excess_ratio_proportional(*, xi, sigma2) -> np.ndarray | float:
 
     Properties (:func:`identities`): :math:`1\le r<1+1/\sigma^2`, :math:`r\to1+1/\sigma^2` as
     :math:`\xi\to0`, :math:`r\to1` as :math:`\xi\to\infty` or :math:`\sigma^2\to\infty`.
+
+    Domain: ``xi`` in [1e-12, 1e12], ``sigma2`` in [1e-12, 1e12] (else ``ValueError``). Both excesses are
+    evaluated cancellation-free (relative error ~1e-15); the result is clipped to the proved interval
+    :math:`[1, 1+1/\sigma^2]`, which only removes rounding at the two limits.
     """
     x, s = _positive_arrays(xi, sigma2)
-    gd_excess, bayes_excess = _ratio_numeric()
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = gd_excess(x, s) / bayes_excess(x, s)
+        out = np.asarray(_ratio_numeric()(x, s), dtype=float) / _bayes_excess(x, s)
+    out = np.clip(out, 1.0, 1.0 + 1.0 / s)
     return float(out) if np.ndim(out) == 0 else out
 
 

@@ -30,14 +30,18 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
+from .validate import check_finite_result, check_int
 from .symbols import L, d, head_symbols, moment_symbols, mu, omega, sum_j, sum_l, token_symbols
 
 __all__ = [
     "omega", "mu", "token_symbols", "moment_symbols", "empirical_moments",
     "softmax_series", "head_output_series", "head_output_coefficients", "multihead_series",
     "pair_output_expr", "pair_output_series", "pair_output_series_general", "identities",
-    "head_output_coefficient_fn", "head_output_coefficient",
+    "head_output_coefficient_fn", "head_output_coefficient", "MAX_COEFFICIENT_ORDER",
 ]
+
+#: Largest k of the numeric coefficient c_k: its symbolic series is built once per k (~2 s at k = 10, growing fast).
+MAX_COEFFICIENT_ORDER = 10
 
 
 def _check(name: str, value, lo: int) -> int:
@@ -143,8 +147,9 @@ def multihead_series(n_head: int, order: int) -> tuple[sp.Expr, ...]:
 @lru_cache(maxsize=None)
 def head_output_coefficient_fn(k: int):
     r""":math:`c_k` of :func:`head_output_coefficients` as a numpy function of the empirical moments, lambdified once:
-    ``f(nu_0, ..., nu_k, mubar_1, ..., mubar_k)`` (arrays broadcast; :math:`\nu_j=\overline{ys^j}`, :math:`\bar\mu_j=\overline{s^j}`)."""
-    _check("k", k, 0)
+    ``f(nu_0, ..., nu_k, mubar_1, ..., mubar_k)`` (arrays broadcast; :math:`\nu_j=\overline{ys^j}`, :math:`\bar\mu_j=\overline{s^j}`).
+    ``0 <= k <= MAX_COEFFICIENT_ORDER``."""
+    k = check_int("k", k, lo=0, hi=MAX_COEFFICIENT_ORDER)
     nu, mom = moment_symbols(k)
     return sp.lambdify(list(nu) + list(mom[1:]), head_output_coefficients(k)[k], "numpy")
 
@@ -157,15 +162,43 @@ def head_output_coefficient(k: int, s: np.ndarray, y: np.ndarray) -> np.ndarray:
     :math:`c_k` (:math:`k\ge1`) depends on :math:`s-\bar s` only, and centring avoids cancellation between raw moments
     (:math:`c_0=\bar y` is unaffected). A symmetric pair at fixed :math:`\eta=2\mu\omega` outputs
     :math:`\eta(c_1+\omega^2c_3+\omega^4c_5+\dots)`, so :math:`\eta c_3` is the leading coefficient of its gap to
-    debiased GD (H5)."""
-    s = np.asarray(s, dtype=float)
-    y = np.asarray(y, dtype=float)
-    if s.ndim != 2 or s.shape != y.shape:
+    debiased GD (H5).
+
+    Domain: ``0 <= k <= MAX_COEFFICIENT_ORDER`` (10), ``s`` and ``y`` finite real arrays of one shape ``(n, L)``,
+    ``n >= 1``, ``L >= 1``, with every moment inside float64 (about :math:`|s-\bar s|^{2k}|y| < 10^{300}`; else
+    ``ValueError``)."""
+    k = check_int("k", k, lo=0, hi=MAX_COEFFICIENT_ORDER)
+    s, y = _real_2d("s", s), _real_2d("y", y)
+    if s.shape != y.shape:
         raise ValueError(f"s and y must be (n, L) arrays of one shape, got {s.shape} and {y.shape}")
-    sc = s - s.mean(axis=1, keepdims=True)                       # (n, L)
-    nu = [np.mean(y * sc**j, axis=1) for j in range(k + 1)]      # (n,) each
-    mom = [np.mean(sc**j, axis=1) for j in range(1, k + 1)]
-    return head_output_coefficient_fn(k)(*nu, *mom)
+    with np.errstate(over="ignore", invalid="ignore"):
+        sc = s - s.mean(axis=1, keepdims=True)                       # (n, L)
+        nu = [np.mean(y * sc**j, axis=1) for j in range(k + 1)]      # (n,) each
+        mom = [np.mean(sc**j, axis=1) for j in range(1, k + 1)]
+        out = np.broadcast_to(np.asarray(head_output_coefficient_fn(k)(*nu, *mom), dtype=float), (s.shape[0],))
+    return check_finite_result(f"s, y: the coefficient c_{k}", np.array(out),
+                               "bound |s - mean(s)| and |y| (the moments up to order 2k overflow)")
+
+
+def _real_2d(name: str, value) -> np.ndarray:
+    raw = None if isinstance(value, (str, bytes)) else np.asarray(value) if _array_like(value) else None
+    if raw is None or raw.dtype.kind not in "iuf" or raw.ndim != 2 or 0 in raw.shape:
+        shape = getattr(raw, "shape", None)
+        raise ValueError(f"{name} must be a non-empty (n, L) array of real numbers, got "
+                         f"{'shape ' + str(shape) if shape is not None else type(value).__name__}"
+                         f"{' of ' + str(raw.dtype) if raw is not None else ''}")
+    arr = raw.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must contain only finite numbers")
+    return arr
+
+
+def _array_like(value) -> bool:
+    try:
+        np.asarray(value)
+        return True
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 # ---------------------------------------------------------------- the statements

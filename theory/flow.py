@@ -14,7 +14,12 @@ from typing import Callable
 import numpy as np
 import sympy as sp
 
-from .validate import check_int, check_problem
+from .validate import check_int, check_problem, check_vector
+
+#: The lambdified (symbolic) right-hand side is built per ``n_head``: ~2 s at 8 heads and growing like H^3;
+#: beyond it use :func:`flow_rhs_matrix` (numpy, any ``n_head <= MAX_HEADS``).
+MAX_SYMBOLIC_HEADS = 8
+MAX_HEADS = 4096
 from .mean_field import approx_loss_matrix_expr
 from .symbols import L, c, d, head_symbols, lam_flow, sigma2
 
@@ -65,18 +70,17 @@ def common_mode_rates(n_head: int, *, d: int, L: int, sigma2: float) -> tuple[fl
     :math:`\lambda_\pm = (-cH\pm\sqrt{c^2H^2+4})/2`, :math:`c=(1+\sigma^2)/L` (:func:`linearisation_expr`, SPEC 3.2).
 
     :math:`0<\lambda_+<1` is the common mode's growth rate; relative to the zero-sum mode (rate 1) it decays
-    like :math:`e^{-(1-\lambda_+)t}`, which is why trained heads end zero-sum (H4). Lambdified once per ``n_head``.
+    like :math:`e^{-(1-\lambda_+)t}`, which is why trained heads end zero-sum (H4).
+
+    Domain: ``1 <= n_head <= MAX_HEADS``, ``d, L, sigma2`` of :func:`theory.validate.check_problem`. Evaluated as
+    :math:`\lambda_+ = 2/(cH+\sqrt{c^2H^2+4})` (no cancellation when :math:`cH` is large), :math:`\lambda_- = -1/\lambda_+`
+    (the roots of :math:`\lambda^2+cH\lambda-1`; :func:`linearisation_expr` derives them, the tests compare).
     """
-    n_head = check_int("n_head", n_head, lo=1)
+    n_head = check_int("n_head", n_head, lo=1, hi=MAX_HEADS)
     d, L, sigma2 = check_problem(d, L, sigma2)
-    lo, hi = _common_mode_fn(n_head)((1 + sigma2) / L)
-    return float(lo), float(hi)
-
-
-@lru_cache(maxsize=None)
-def _common_mode_fn(n_head: int):
-    lo, hi = linearisation_expr(n_head)["common_mode"]
-    return sp.lambdify(c, [lo, hi], "math")
+    ch = (1 + sigma2) / L * n_head
+    root = float(np.sqrt(ch * ch + 4.0))
+    return float(-(ch + root) / 2), float(2.0 / (ch + root))
 
 
 @lru_cache(maxsize=None)
@@ -110,33 +114,56 @@ def _lambdified(n_head: int):
     return f, j
 
 
+def _guarded(fn, n_head: int, d, L, sigma2, what: str):
+    r"""``fn(y, d, L, sigma2)`` as ``f(t, y)``; ``y`` must be ``2 * n_head`` finite reals, and a result outside float64
+    (:math:`e^{d\omega_h\omega_{h'}}` overflows for :math:`d\omega^2 \gtrsim 709`) raises instead of returning inf/NaN."""
+    def f(t, y):
+        arr = y if isinstance(y, np.ndarray) and y.dtype == np.float64 else None      # the ODE solvers' case
+        if arr is None or arr.shape != (2 * n_head,) or not np.all(np.isfinite(arr)):
+            arr = check_vector("y", y, length=2 * n_head)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = np.asarray(fn(arr, d, L, sigma2), dtype=float)
+        if not np.all(np.isfinite(out)):
+            with np.errstate(over="ignore"):
+                top = d * float(np.max(arr[:n_head] ** 2))
+            raise ValueError(f"y: the flow's {what} overflows float64 at this state (max d*omega_h^2 = {top:.4g}, "
+                             f"|mu| up to {float(np.max(np.abs(arr[n_head:]))):.3g}); bound d*omega^2 and |mu|")
+        return out
+    return f
+
+
 def flow_rhs(n_head: int, *, d: int, L: int, sigma2: float) -> Callable[[float, np.ndarray], np.ndarray]:
-    r"""Numeric :math:`f(t, y)` of the flow with ``y = concat(omega, mu)`` (lambdified once per ``n_head``)."""
-    n_head = check_int("n_head", n_head, lo=1)
+    r"""Numeric :math:`f(t, y)` of the flow with ``y = concat(omega, mu)`` (lambdified once per ``n_head``).
+
+    Domain: ``1 <= n_head <= MAX_SYMBOLIC_HEADS`` (8; use :func:`flow_rhs_matrix` beyond), ``d, L, sigma2`` of
+    :func:`theory.validate.check_problem`; ``f`` takes ``2 * n_head`` finite reals and raises ``ValueError`` where
+    the right-hand side overflows float64."""
+    n_head = check_int("n_head", n_head, lo=1, hi=MAX_SYMBOLIC_HEADS)
     d, L, sigma2 = check_problem(d, L, sigma2)
     f, _ = _lambdified(n_head)
-    return lambda t, y: np.asarray(f(y, d, L, sigma2), dtype=float)
+    return _guarded(f, n_head, d, L, sigma2, "right-hand side")
 
 
 def flow_jacobian(n_head: int, *, d: int, L: int, sigma2: float) -> Callable[[float, np.ndarray], np.ndarray]:
-    """Numeric Jacobian :math:`\\partial f/\\partial y` of :func:`flow_rhs` (for stiff solvers)."""
-    n_head = check_int("n_head", n_head, lo=1)
+    """Numeric Jacobian :math:`\\partial f/\\partial y` of :func:`flow_rhs` (for stiff solvers); same domain."""
+    n_head = check_int("n_head", n_head, lo=1, hi=MAX_SYMBOLIC_HEADS)
     d, L, sigma2 = check_problem(d, L, sigma2)
     _, j = _lambdified(n_head)
-    return lambda t, y: np.asarray(j(y, d, L, sigma2), dtype=float)
+    return _guarded(j, n_head, d, L, sigma2, "Jacobian")
 
 
 def flow_rhs_matrix(n_head: int, *, d: int, L: int, sigma2: float) -> Callable[[float, np.ndarray], np.ndarray]:
-    """The closed matrix form of SPEC 3.2 in numpy: fast for large ``n_head`` (equal to :func:`flow_rhs`)."""
-    n_head = check_int("n_head", n_head, lo=1)
+    """The closed matrix form of SPEC 3.2 in numpy: fast for large ``n_head`` (equal to :func:`flow_rhs`).
+    Domain: ``1 <= n_head <= MAX_HEADS``, otherwise as :func:`flow_rhs`."""
+    n_head = check_int("n_head", n_head, lo=1, hi=MAX_HEADS)
     d, L, sigma2 = check_problem(d, L, sigma2)
     cc = (1 + sigma2) / L
 
-    def f(t, y):
+    def rhs(y, d, L, sigma2):
         om, mu = y[:n_head], y[n_head:]
         E = np.exp(d * np.outer(om, om))
         mu_dot = om - om * (om @ mu) - cc * E @ mu
         om_dot = mu - (mu @ om) * mu - cc * d * (E * np.outer(mu, mu)) @ om
         return np.concatenate([om_dot, mu_dot])
 
-    return f
+    return _guarded(rhs, n_head, d, L, sigma2, "right-hand side")

@@ -11,13 +11,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .validate import check_float, check_int, check_spd, check_supports
+from .validate import MAX_D, MAX_L, MAX_SIGMA2, check_float, check_int, check_spd, check_supports
 
 Kind = Literal["isotropic", "anisotropic", "multitask", "sparse"]
 
-#: Upper bounds that keep every closed form and sampler inside memory and float64 range.
-MAX_D = 100_000
-MAX_L = 10**7
+#: Upper bounds that keep every closed form and sampler inside memory and float64 range (defined once, in
+#: :mod:`theory.validate`; re-exported here).
+__all__ = ["MAX_D", "MAX_L", "MAX_SIGMA2", "PAPER_POINT", "Problem"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Problem:
         d = check_int("d", self.d, lo=1, hi=MAX_D)
         object.__setattr__(self, "d", d)
         object.__setattr__(self, "L", check_int("L", self.L, lo=2, hi=MAX_L))
-        object.__setattr__(self, "sigma2", check_float("sigma2", self.sigma2, lo=0.0, hi=1e12))
+        object.__setattr__(self, "sigma2", check_float("sigma2", self.sigma2, lo=0.0, hi=MAX_SIGMA2))
         if sum(x is not None for x in (self.cov, self.supports, self.s)) > 1:
             raise ValueError("Problem takes at most one of cov (SPEC 1.2), supports (1.3) and s (7.1)")
         if self.cov is not None:

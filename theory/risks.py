@@ -17,7 +17,10 @@ from functools import lru_cache
 
 import sympy as sp
 
-from .validate import check_float, check_int, check_problem
+from .validate import MAX_D, MAX_SIGMA2, check_finite_result, check_float, check_int, check_problem
+
+#: Largest step size accepted by the risk functions: R(eta) ~ eta^2 (1 + (d+1+d sigma2)/L) stays far inside float64.
+MAX_ETA = 1e100
 from .symbols import BETA, EPS_Q, XQ, L, d, eta, risk, sigma2, wick_noise, wick_vector, xi
 from .wick import IndexSum, dot, gaussian_expectation, index_sum_expectation  # noqa: F401  (re-exported)
 
@@ -154,9 +157,23 @@ def _numeric():
         "gd_opt": sp.lambdify(args[:3], gd_optimal_risk_expr(), "math"),
         "dgd_opt": sp.lambdify(args[:3], dgd_optimal_risk_expr(), "math"),
         "dgd_kappa": sp.lambdify(args[:3], dgd_risk_curvature_expr(), "math"),
-        "leff": sp.lambdify((risk, d, sigma2), dgd_effective_length_expr(), "math"),
-        "leff_slope": sp.lambdify((risk, d, sigma2), sp.diff(dgd_effective_length_expr(), risk), "math"),
+        "leff": sp.lambdify((risk, d, sigma2), _stable_effective_length()[0], "math"),
+        "leff_slope": sp.lambdify((risk, d, sigma2), _stable_effective_length()[1], "math"),
     }
+
+
+@lru_cache(maxsize=None)
+def _stable_effective_length() -> tuple[sp.Expr, sp.Expr]:
+    r""":math:`L_{\rm eff} = k/(R-\sigma^2) - d - d\sigma^2` and its slope :math:`-k/(R-\sigma^2)^2`, :math:`k=d+1+d\sigma^2`:
+    the solved form and its derivative cancel catastrophically for large ``R``; these are assembled by hand and
+    proved equal to them (raises if not)."""
+    k = d + 1 + d * sigma2
+    raw = dgd_effective_length_expr()
+    nice, nice_slope = k / (risk - sigma2) - d - d * sigma2, -k / (risk - sigma2) ** 2
+    for a, b in ((raw, nice), (sp.diff(raw, risk), nice_slope)):
+        if sp.simplify(a - b) != 0:
+            raise ArithmeticError(f"effective-length form {b} does not equal the derived {a}")
+    return nice, nice_slope
 
 
 def _risk_numeric(kind: str, d, L, sigma2, eta) -> float:
@@ -164,7 +181,7 @@ def _risk_numeric(kind: str, d, L, sigma2, eta) -> float:
     f = _numeric()
     if eta is None:
         return float(f[kind + "_opt"](d, L, sigma2))
-    return float(f[kind](d, L, sigma2, check_float("eta", eta)))
+    return float(f[kind](d, L, sigma2, check_float("eta", eta, lo=-MAX_ETA, hi=MAX_ETA)))
 
 
 def gd_risk(*, d: int, L: int, sigma2: float, eta: float | None = None) -> float:
@@ -173,7 +190,9 @@ def gd_risk(*, d: int, L: int, sigma2: float, eta: float | None = None) -> float
     .. math:: R(\eta) = 1+\sigma^2-2\eta+\eta^2\Big(1+\frac{d+1+d\sigma^2}{L}\Big).
 
     ``eta=None`` uses the optimal step :func:`gd_optimal_step`, giving
-    :math:`\sigma^2+\frac{d+1+d\sigma^2}{L+d+1+d\sigma^2}`. Valid for every ``d >= 1``, ``L >= 2``, ``sigma2 >= 0``.
+    :math:`\sigma^2+\frac{d+1+d\sigma^2}{L+d+1+d\sigma^2}`. Exact for every ``d >= 1``, ``L >= 2``, ``sigma2 >= 0``;
+    accepted domain: ``d, L, sigma2`` of :func:`theory.validate.check_problem` (``d <= 1e5``, ``L <= 1e7``,
+    ``sigma2 <= 1e12``) and ``|eta| <= MAX_ETA = 1e100`` (else ``ValueError``). Always :math:`\ge\sigma^2`.
     """
     return _risk_numeric("gd", d, L, sigma2, eta)
 
@@ -183,7 +202,8 @@ def dgd_risk(*, d: int, L: int, sigma2: float, eta: float | None = None) -> floa
 
     .. math:: R(\eta) = 1+\sigma^2-2\eta\Big(1-\frac1L\Big)+\eta^2\Big(1-\frac1L\Big)\frac{L+d+d\sigma^2}{L}.
 
-    ``eta=None`` uses the optimal step, giving :math:`\sigma^2+\frac{d+1+d\sigma^2}{L+d+d\sigma^2}`.
+    ``eta=None`` uses the optimal step, giving :math:`\sigma^2+\frac{d+1+d\sigma^2}{L+d+d\sigma^2}`. Domain as
+    :func:`gd_risk`.
     """
     return _risk_numeric("dgd", d, L, sigma2, eta)
 
@@ -209,29 +229,37 @@ def dgd_step_tolerance(*, d: int, L: int, sigma2: float, excess: float) -> float
     """
     d, L, sigma2 = check_problem(d, L, sigma2)
     delta = check_float("excess", excess, lo=0.0, lo_open=True)
-    return math.sqrt(delta / _numeric()["dgd_kappa"](d, L, sigma2))
+    return math.sqrt(delta) / math.sqrt(_numeric()["dgd_kappa"](d, L, sigma2))   # no underflow of delta/kappa
 
 
 def _check_risk_level(r, sigma2) -> float:
     r = check_float("risk", r)
     if not r > sigma2:
         raise ValueError(f"risk must exceed sigma2 = {sigma2} (the irreducible noise), got {r}")
+    if not 1e-100 <= r - sigma2 <= 1e100:
+        raise ValueError(f"risk must exceed sigma2 = {sigma2} by an amount in [1e-100, 1e100], got {r}")
     return r
 
 
 def dgd_effective_length(*, risk: float, d: int, sigma2: float) -> float:
     r"""Continuous :math:`L_{\rm eff}` at which optimally tuned debiased GD reaches risk ``risk`` (SPEC 3.4):
     :math:`L_{\rm eff} = \frac{d+1+d\sigma^2}{R-\sigma^2} - d - d\sigma^2` (:func:`dgd_effective_length_expr`,
-    solved once). ``risk > sigma2``. H6 compares a single head's risk at :math:`L` with DGD at :math:`L_{\rm eff}`."""
-    d, sigma2 = check_int("d", d, lo=1), check_float("sigma2", sigma2, lo=0.0)
-    return float(_numeric()["leff"](_check_risk_level(risk, sigma2), d, sigma2))
+    solved once). Domain: ``1e-100 <= risk - sigma2 <= 1e100``, ``1 <= d <= 1e5``, ``0 <= sigma2 <= 1e12`` (else
+    ``ValueError``); :math:`L_{\rm eff}\le0` where ``risk`` is above the DGD risk at :math:`L\to0`. H6 compares a single head's risk at :math:`L` with DGD at :math:`L_{\rm eff}`."""
+    d, sigma2 = check_int("d", d, lo=1, hi=MAX_D), check_float("sigma2", sigma2, lo=0.0, hi=MAX_SIGMA2)
+    out = _numeric()["leff"](_check_risk_level(risk, sigma2), d, sigma2)
+    return float(check_finite_result("risk: L_eff", out, "risk - sigma2 is too small (L_eff -> infinity)"))
 
 
 def dgd_effective_length_slope(*, risk: float, d: int, sigma2: float) -> float:
     r""":math:`\mathrm dL_{\rm eff}/\mathrm dR = -\frac{d+1+d\sigma^2}{(R-\sigma^2)^2}` (delta-method error bars of
-    :func:`dgd_effective_length`). ``risk > sigma2``."""
-    d, sigma2 = check_int("d", d, lo=1), check_float("sigma2", sigma2, lo=0.0)
-    return float(_numeric()["leff_slope"](_check_risk_level(risk, sigma2), d, sigma2))
+    :func:`dgd_effective_length`). Same domain as :func:`dgd_effective_length`; always :math:`<0`."""
+    d, sigma2 = check_int("d", d, lo=1, hi=MAX_D), check_float("sigma2", sigma2, lo=0.0, hi=MAX_SIGMA2)
+    try:
+        out = _numeric()["leff_slope"](_check_risk_level(risk, sigma2), d, sigma2)
+    except (OverflowError, ZeroDivisionError):
+        out = float("inf")
+    return float(check_finite_result("risk: dL_eff/dR", out, "risk - sigma2 is too small (the slope -> -infinity)"))
 
 
 # ---------------------------------------------------------------- the statements of SPEC 3.4

@@ -10,14 +10,20 @@ from numbers import Integral, Real
 
 import numpy as np
 
+#: Upper bounds shared by every closed form, sampler and :class:`theory.problem.Problem` (SPEC 1.1 parameters):
+#: inside them every closed form stays inside float64 range and memory.
+MAX_D = 100_000
+MAX_L = 10**7
+MAX_SIGMA2 = 1e12
+
 
 def check_int(name: str, value, *, lo: int | None = None, hi: int | None = None) -> int:
     """Return ``value`` as ``int`` if it is an integer (not a bool) in ``[lo, hi]``."""
     if isinstance(value, bool) or not isinstance(value, (Integral, np.integer)):
-        raise ValueError(f"{name} must be an integer{_span(lo, hi)}, got {value!r}")
+        raise ValueError(f"{name} must be an integer{_span(lo, hi)}, got {_short(value)}")
     value = int(value)
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise ValueError(f"{name} must be an integer{_span(lo, hi)}, got {value}")
+        raise ValueError(f"{name} must be an integer{_span(lo, hi)}, got {_short(value)}")
     return value
 
 
@@ -25,15 +31,27 @@ def check_float(name: str, value, *, lo: float | None = None, hi: float | None =
                 lo_open: bool = False) -> float:
     """Return ``value`` as a finite ``float`` in ``[lo, hi]`` (``(lo, hi]`` if ``lo_open``)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (Real, np.floating, np.integer)):
-        raise ValueError(f"{name} must be a finite number{_span(lo, hi, lo_open)}, got {value!r}")
+        raise ValueError(f"{name} must be a finite number{_span(lo, hi, lo_open)}, got {_short(value)}")
     try:
         value = float(value)
     except OverflowError:
-        raise ValueError(f"{name} must be a finite number{_span(lo, hi, lo_open)}, got {value!r}") from None
+        raise ValueError(f"{name} must be a finite number{_span(lo, hi, lo_open)}, got {_short(value)}") from None
     if (not math.isfinite(value) or (lo is not None and (value <= lo if lo_open else value < lo))
             or (hi is not None and value > hi)):
         raise ValueError(f"{name} must be a finite number{_span(lo, hi, lo_open)}, got {value}")
     return value
+
+
+def _real_raw(value):
+    """``np.asarray(value)`` if it holds real numbers (ints or floats), else ``None`` (text, bool, complex, objects,
+    ragged lists)."""
+    if isinstance(value, (str, bytes)):
+        return None
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return raw if raw.dtype.kind in "iuf" else None
 
 
 def check_vector(name: str, value, *, length: int | None = None) -> np.ndarray:
@@ -41,9 +59,9 @@ def check_vector(name: str, value, *, length: int | None = None) -> np.ndarray:
 
     Complex, boolean and text entries are refused (they would be silently cast or compared).
     """
-    raw = np.asarray(value) if not isinstance(value, str) else None
-    if raw is None or raw.dtype.kind not in "iuf":
-        raise ValueError(f"{name} must be a 1-d array of finite real numbers, got {value!r}")
+    raw = _real_raw(value)
+    if raw is None:
+        raise ValueError(f"{name} must be a 1-d array of finite real numbers, got {_short(value)}")
     arr = np.atleast_1d(raw.astype(np.float64))
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-d array, got shape {arr.shape}")
@@ -51,6 +69,22 @@ def check_vector(name: str, value, *, length: int | None = None) -> np.ndarray:
         raise ValueError(f"{name} must have length {length} (one entry per head), got {arr.size}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must contain only finite numbers, got {arr.tolist()}")
+    return arr
+
+
+def check_array(name: str, value, *, lo: float, hi: float) -> np.ndarray:
+    """Return a non-empty float64 array (any shape, a scalar allowed) of real numbers in ``[lo, hi]``.
+
+    Complex, boolean and text entries are refused, as in :func:`check_vector`.
+    """
+    raw = _real_raw(value)
+    if raw is None or raw.size == 0:
+        raise ValueError(f"{name} must be a real number or array of real numbers in [{lo:g}, {hi:g}], "
+                         f"got {_short(value)}")
+    arr = raw.astype(np.float64)
+    bad = ~np.isfinite(arr) | (arr < lo) | (arr > hi)
+    if np.any(bad):
+        raise ValueError(f"{name} must be finite numbers in [{lo:g}, {hi:g}], got {arr[bad].ravel()[:4].tolist()}")
     return arr
 
 
@@ -62,8 +96,20 @@ def check_heads(omega, mu) -> tuple[np.ndarray, np.ndarray]:
 
 
 def check_problem(d, L, sigma2) -> tuple[int, int, float]:
-    """The data-model parameters shared by every closed form: ``d >= 1``, ``L >= 2``, ``sigma2 >= 0``."""
-    return check_int("d", d, lo=1), check_int("L", L, lo=2), check_float("sigma2", sigma2, lo=0.0)
+    """The data-model parameters shared by every closed form: ``1 <= d <= MAX_D``, ``2 <= L <= MAX_L``,
+    ``0 <= sigma2 <= MAX_SIGMA2`` (the bounds of :class:`theory.problem.Problem`)."""
+    return (check_int("d", d, lo=1, hi=MAX_D), check_int("L", L, lo=2, hi=MAX_L),
+            check_float("sigma2", sigma2, lo=0.0, hi=MAX_SIGMA2))
+
+
+def check_finite_result(what: str, value, hint: str):
+    """Return ``value`` (a number or array) if every entry is finite, else raise a ``ValueError`` saying that
+    ``what`` is outside float64 range and which arguments to bound (``hint``): the last line of defence of a
+    public closed form, so that it never returns NaN or inf."""
+    arr = np.asarray(value, dtype=np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{what}: outside float64 range (overflow); {hint}")
+    return value
 
 
 def check_tensor(name: str, value, shape: tuple):
@@ -113,6 +159,12 @@ def check_supports(name: str, value, *, d: int) -> tuple[tuple[int, ...], ...]:
         if len(set(s)) != len(s):
             raise ValueError(f"{name}: task {k + 1} repeats a coordinate: {list(s)}")
     return tuple(tuple(sorted(s)) for s in sets)
+
+
+def _short(value, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters (a 400-digit integer makes a useless message)."""
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**60 else f"an integer of {len(str(abs(value)))} digits"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _span(lo, hi, lo_open=False) -> str:
