@@ -19,7 +19,7 @@ _EXPORTS = {
     "small_omega_infimum": "mean_field",
     "common_mode_rates": "flow", "flow_jacobian": "flow", "flow_rhs": "flow",
     "head_output_coefficient": "expansion",
-    "linearized_loss": "refined", "refined_loss": "refined", "refined_loss_grad": "refined",
+    "linearized_loss": "refined", "refined_loss": "refined_eval", "refined_loss_grad": "refined_eval",
     "dgd_effective_length": "risks", "dgd_effective_length_slope": "risks", "dgd_optimal_step": "risks",
     "dgd_risk": "risks", "dgd_step_tolerance": "risks", "gd_optimal_step": "risks", "gd_risk": "risks",
     "bayes_risk_proportional": "bayes", "excess_ratio_proportional": "bayes", "mp_stieltjes": "bayes",
