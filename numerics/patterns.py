@@ -44,11 +44,9 @@ def circuits(source, *, d: int | None = None) -> tuple[np.ndarray, np.ndarray, i
     model or the checkpoint's ``config.json`` and is required for a bare state.
     """
     if isinstance(source, (str, Path)):
-        from .checkpoint import CONFIG, load_json, load_torch
+        from .checkpoint import CONFIG, load_json, read_checkpoint
 
-        ckpt = load_torch(source)
-        if "model" not in ckpt:
-            raise ValueError(f"{source} is not a trainer checkpoint (no 'model' entry)")
+        ckpt = read_checkpoint(source)  # checksum-verified, weights-only: CheckpointError (a ValueError) if damaged
         config = Path(source).parent / CONFIG
         if d is None and config.exists():
             d = load_json(config)["config"]["d"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,16 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 #: Fields of :class:`TrainConfig` that do not change the result (left out of the run's hash).
 RUNTIME_FIELDS = ("device", "checkpoint_every", "cuda_graph", "threads")
+#: Upper bounds of the integer fields (sizes beyond them are typos, or runs no machine holds; memory is then
+#: checked against the run's estimate by :func:`numerics.training.memory.check_memory`). ``d`` and ``L`` are
+#: bounded by :class:`theory.problem.Problem` (``d <= 100000``, ``L <= 10**7``), the seed by ``2**63 - 1``.
+MAX_STEPS = 10**9
+MAX_ENSEMBLE = 10_000
+MAX_HEADS = 10_000
+MAX_BATCH = 10**7
+MAX_EVAL_PROMPTS = 10**9
+#: More intra-op threads than 4 per core only oversubscribe (and 10^5 threads crash torch).
+MAX_THREADS = 4 * os.cpu_count() if os.cpu_count() else 1024
 #: Default stream key of a run (callers name their purpose, e.g. ``("trained", "softmax", "H4")``).
 DEFAULT_KEY = ("train",)
 
@@ -77,10 +88,10 @@ class TrainConfig:
                           supports=_tuples(self.supports), s=self.s)
         for name in ("d", "L", "sigma2", "cov", "supports", "s"):
             object.__setattr__(self, name, getattr(problem, name))
-        check_int("n_head", self.n_head, lo=1)
+        check_int("n_head", self.n_head, lo=1, hi=MAX_HEADS)
         check_kind(self.model)
-        check_int("steps", self.steps, lo=1)
-        check_int("batch", self.batch, lo=1)
+        check_int("steps", self.steps, lo=1, hi=MAX_STEPS)
+        check_int("batch", self.batch, lo=1, hi=MAX_BATCH)
         check_float("lr", self.lr, lo=0.0, lo_open=True)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
@@ -92,13 +103,13 @@ class TrainConfig:
         check_float("momentum", self.momentum, lo=0.0, hi=1.0)
         check_int("seed", self.seed, lo=0, hi=MAX_SEED)
         object.__setattr__(self, "key", check_key(self.key))
-        check_int("ensemble", self.ensemble, lo=1)
+        check_int("ensemble", self.ensemble, lo=1, hi=MAX_ENSEMBLE)
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
-        check_int("log_every", self.log_every, lo=1)
-        check_int("eval_prompts", self.eval_prompts, lo=2)
-        check_int("checkpoint_every", self.checkpoint_every, lo=1)
-        check_int("threads", self.threads, lo=0)
+        check_int("log_every", self.log_every, lo=1, hi=MAX_STEPS)
+        check_int("eval_prompts", self.eval_prompts, lo=2, hi=MAX_EVAL_PROMPTS)
+        check_int("checkpoint_every", self.checkpoint_every, lo=1, hi=MAX_STEPS)
+        check_int("threads", self.threads, lo=0, hi=MAX_THREADS)
         if str(self.device) != "cpu" and not str(self.device).startswith("cuda"):
             raise ValueError(f"device must be cpu or cuda[:N], got {self.device!r}")
         for name in ("lr", "weight_decay", "momentum"):

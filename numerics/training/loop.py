@@ -10,7 +10,9 @@ metrics. On CUDA the step is captured once in a CUDA graph and replayed (eager f
 **Resume.** The checkpoint (tensors and primitive containers only; loaded with ``weights_only=True``) holds
 the parameters, the optimiser state, every generator state, the step, the loss window and the log so far;
 a run killed at any moment restarts from its last checkpoint and, on the CPU with the same thread count,
-ends bit-identical to an uninterrupted run. The configuration lives in ``config.json`` beside it.
+ends bit-identical to an uninterrupted run. The configuration lives in ``config.json`` beside it. Each
+checkpoint is checksummed and the previous one kept (:func:`numerics.checkpoint.save_checkpoint`): a damaged
+newest checkpoint falls back to the previous one, with a warning.
 
 **Divergence.** A non-finite window loss or parameter stops the run with :class:`TrainingDiverged`; no
 checkpoint is written after the last finite one, so the last good checkpoint is kept.
@@ -39,10 +41,14 @@ class TrainingDiverged(RuntimeError):
     """The loss or the parameters became NaN/inf; the message says when and where the last good checkpoint is."""
 
 
+def _early_logs(steps: int, log_every: int) -> list[int]:
+    """The geometric ramp of log steps below ``min(log_every, steps)`` (at most 64 steps)."""
+    return sorted({int(round(2 ** (k / 2))) for k in range(0, 64) if 2 ** (k / 2) < min(log_every, steps)})
+
+
 def log_steps(steps: int, log_every: int) -> list[int]:
     """Step 0, a geometric ramp below ``log_every``, every multiple of ``log_every``, and the last step."""
-    early = sorted({int(round(2 ** (k / 2))) for k in range(0, 64) if 2 ** (k / 2) < min(log_every, steps)})
-    grid = set(early) | set(range(0, steps + 1, log_every)) | {0, steps}
+    grid = set(_early_logs(steps, log_every)) | set(range(0, steps + 1, log_every)) | {0, steps}
     return sorted(s for s in grid if s <= steps)
 
 
@@ -106,22 +112,45 @@ class Trainer:
                 "log": {k: torch.from_numpy(np.stack(v)) for k, v in self.log.items()}}
 
     def load_state_dict(self, state: dict) -> None:
+        """Apply a checkpoint's state. A foreign configuration is a ``ValueError``; a state that does not fit this
+        trainer (missing entries, wrong shapes or types) is a :class:`~numerics.checkpoint.CheckpointError`."""
         if state.get("hash") != self.cfg.hash():
             raise ValueError("checkpoint belongs to a different configuration (hash mismatch)")
-        self.model.load_state_dict({k: v.to(self.device) for k, v in state["model"].items()})
-        self.opt.load_state_dict(state["optimizer"])
-        self.stream.set_state(state["data"])
-        self.step = int(state["step"])
-        self.loss_sum = state["loss_sum"].to(self.device)
-        self.loss_n = int(state["loss_n"])
-        self.log = {k: list(v.numpy()) for k, v in state["log"].items()}
+        try:
+            model = {k: v.to(self.device) for k, v in state["model"].items()}
+            log = {k: list(v.numpy()) for k, v in state["log"].items()}
+            step, loss_n = int(state["step"]), int(state["loss_n"])
+            loss_sum = state["loss_sum"].to(self.device)
+            if loss_sum.shape != self.loss_sum.shape:
+                raise ValueError(f"loss_sum has shape {tuple(loss_sum.shape)}")
+            self.model.load_state_dict(model)
+            self.opt.load_state_dict(state["optimizer"])
+            self.stream.set_state(state["data"])
+        except (KeyError, TypeError, AttributeError, ValueError, RuntimeError, IndexError) as exc:
+            msg = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            raise ck.CheckpointError(f"checkpoint does not fit this run ({type(exc).__name__}: {msg})") from None
+        self.step, self.loss_sum, self.loss_n, self.log = step, loss_sum, loss_n, log
         self.last_good_step = self.step
 
     def resume(self) -> bool:
-        """Load ``run_dir/checkpoint.pt`` if there is one; returns whether it did."""
-        if self.run_dir is None or not (self.run_dir / ck.CHECKPOINT).exists():
+        """Load the newest usable checkpoint of ``run_dir`` (``checkpoint.pt``, else ``checkpoint.prev.pt`` with a
+        warning); returns whether there was one.
+
+        Raises :class:`~numerics.checkpoint.CheckpointError` when checkpoints exist but none is usable (the
+        trainer may then hold part of a state: build a fresh one to start over), ``ValueError`` when the
+        checkpoint belongs to another configuration.
+        """
+        if self.run_dir is None:
             return False
-        self.load_state_dict(ck.load_torch(self.run_dir / ck.CHECKPOINT))
+
+        def use(state: dict) -> None:
+            if state.get("hash") != self.cfg.hash():  # a foreign run is not damage: never fall back silently
+                raise ValueError(f"{self.run_dir}: checkpoint belongs to a different configuration (hash mismatch)")
+            self.load_state_dict(state)
+
+        found = ck.load_checkpoint(self.run_dir, use=use)
+        if found is None:
+            return False
         self.resumed_from = self.step
         return True
 
@@ -214,7 +243,7 @@ class Trainer:
             return
         if not self._finite_params() or not bool(torch.isfinite(self.loss_sum).all()):
             self._diverged((self.loss_sum / max(self.loss_n, 1)).cpu().numpy())
-        ck.save_torch(self.state_dict(), self.run_dir / ck.CHECKPOINT)
+        ck.save_checkpoint(self.state_dict(), self.run_dir)
         self.last_good_step = self.step
 
     def trajectory(self) -> dict[str, np.ndarray]:
@@ -255,21 +284,22 @@ class Trainer:
         if self.run_dir is not None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             ck.save_json({"config": cfg.identity(), "hash": cfg.hash()}, self.run_dir / ck.CONFIG)
-        logs = set(log_steps(cfg.steps, cfg.log_every))
-        events = sorted(logs | set(range(cfg.checkpoint_every, cfg.steps + 1, cfg.checkpoint_every)) | {stop})
+        early, every, ck_every = _early_logs(cfg.steps, cfg.log_every), cfg.log_every, cfg.checkpoint_every
         if self.step == 0 and not self.log:
             self._record()
         bar = _bar(cfg, self.step) if self.progress and self.step < stop else None
-        for target in events:
-            if target <= self.step or target > stop:
-                continue
+        # events (log steps, checkpoint multiples, stop) one at a time: memory does not grow with steps
+        while self.step < stop:
+            s = self.step
+            target = min(stop, (s // every + 1) * every, (s // ck_every + 1) * ck_every,
+                         next((e for e in early if e > s), stop))
             self.advance(target - self.step)
-            if target in logs:
+            if target in early or target % every == 0 or target == cfg.steps:
                 self._record()
                 if bar is not None:
                     bar.update(target - bar.n)
                     bar.set_postfix(loss=f"{float(np.mean(self.log['loss'][-1])):.4f}", refresh=False)
-            if target % cfg.checkpoint_every == 0 or target == cfg.steps or target == stop:
+            if target % ck_every == 0 or target == cfg.steps or target == stop:
                 self._checkpoint()
         if self.device.startswith("cuda"):
             torch.cuda.synchronize()

@@ -19,7 +19,7 @@ TINY = dict(d=2, L=8, sigma2=0.1, n_head=2, batch=32, steps=300, log_every=100, 
 
 
 @pytest.mark.parametrize("kw, match", [
-    ({"n_head": 0}, r"n_head must be an integer >= 1, got 0"),
+    ({"n_head": 0}, r"n_head must be an integer in \[1, \d+\], got 0"),
     ({"L": 1}, r"L must be an integer .*2.*, got 1"),
     ({"lr": -1}, r"lr must be a finite number > 0.0, got -1"),
     ({"model": "mlp"}, r"model must be one of softmax, linear, linear-normalised, got 'mlp'"),
@@ -65,13 +65,14 @@ def test_members_are_disjoint_across_seeds_and_keys():
 
 
 def test_trained_ensembles_use_the_shared_key():
+    from theory.problem import Problem
     from verify.registry import RunContext
-    from verify.trained import train_config, training_params
+    from verify.trained import PROTOCOLS, train_config
 
-    ctx = RunContext(seed=3)
-    cfg = train_config(training_params("quick"), ctx, n_head=4)
+    ctx, problem = RunContext(seed=3), Problem(d=5, L=40, sigma2=0.1)
+    cfg = train_config(PROTOCOLS["quick"], problem, ctx, n_head=4)
     assert cfg.key == ("trained", "softmax", "H4") and cfg.seed == 3
-    lin = train_config(training_params("quick"), ctx, n_head=1, model="linear")
+    lin = train_config(PROTOCOLS["quick"], problem, ctx, n_head=1, model="linear")
     assert lin.key == ("trained", "linear", "H1") and not set(lin.seeds) & set(cfg.seeds)
 
 
