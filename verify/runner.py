@@ -85,9 +85,12 @@ def plan(claims: list[Claim], profile: str, overrides: list[Override]) -> dict[s
 def check_out_dir(out: Path) -> Path:
     """``out`` exists (or is created) as a writable folder, checked before any work (one-line error if not)."""
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} exists and is not a folder")
+    long = [p for p in out.parts if len(os.fsencode(p)) > 255]
+    if long:
+        raise ValueError(f"--out: the folder name {long[0][:40]!r}... is longer than 255 bytes")
     try:
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"--out {out} exists and is not a folder")
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f".write-test-{os.getpid()}"
         probe.write_bytes(b"")
