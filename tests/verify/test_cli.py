@@ -71,3 +71,19 @@ def test_exit_status_follows_the_verdict(toys, tmp_path, capsys, shift, code):
     assert main(argv + ["--resume"]) == code
     assert "saved result reused" in capsys.readouterr().out
     assert main(["report", "--out", str(out)]) == code
+
+
+@pytest.mark.parametrize("value", [
+    "n_prompts=-5", "n_prompts=0", "n_prompts=abc", "n_prompts=1", "n_prompts=True", "d=0", "d=5.7", "d='5'", "L=1",
+    "sigma2=-1", "eta=nan", "w_min=0", "n_w=1", "w_min=0.5", "H5.problem.cov=[[1]]", "n_prompts=10**30",
+])
+def test_every_bad_set_value_exits_2_before_work(tmp_path, capsys, value):
+    out = tmp_path / "rep"
+    assert main(["run", "--claims", "H5", "--out", str(out), "--set", value]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err and not out.exists()
+
+
+def test_a_claim_named_twice_runs_once(toys, tmp_path, capsys):
+    assert main(["run", "--claims", "C99,c99", "--out", str(tmp_path), "--no-progress"]) == 0
+    assert capsys.readouterr().out.count("C99: running") == 1
