@@ -198,7 +198,9 @@ def test_no_usable_checkpoint_stops_with_one_line_and_exit_1(how, tmp_path):
 # ------------------------------------------------------------------------------------ one writer (3)
 def test_a_second_train_into_the_same_out_is_refused(tmp_path):
     out = tmp_path / "run"
-    args = ["train", *TINY, "--steps", "200000", "--out", out]
+    # a run that cannot finish during the test (10^9 steps; the log and checkpoints stay small)
+    args = ["train", *TINY, "--steps", str(10**9), "--log-every", str(10**8), "--checkpoint-every", "500",
+            "--out", out]
     first = start(*args)
     try:
         wait_for(lambda: (out / ck.CONFIG).exists(), first)  # config.json is written under the lock
@@ -214,7 +216,7 @@ def test_a_second_train_into_the_same_out_is_refused(tmp_path):
 # ------------------------------------------------------------------------------------ Ctrl-C (item 7)
 def test_ctrl_c_says_rerun_the_same_command_and_the_rerun_resumes_bit_identically(tmp_path):
     out = tmp_path / "run"
-    args = ["train", *TINY, "--steps", "8000", "--out", out]
+    args = ["train", *TINY, "--steps", "40000", "--out", out]     # long enough that the interrupt lands mid-run
     proc = start(*args)
     wait_for(lambda: (out / ck.CHECKSUMS).exists(), proc)
     proc.send_signal(signal.SIGINT)
@@ -227,7 +229,7 @@ def test_ctrl_c_says_rerun_the_same_command_and_the_rerun_resumes_bit_identicall
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
     again = cli(*args)
     assert again.returncode == 0 and "resumed from step" in again.stdout, again.stderr
-    ref = train(TrainConfig(**TINY_CFG, steps=8000))
+    ref = train(TrainConfig(**TINY_CFG, steps=40000))
     doc = json.loads((out / ck.SUMMARY).read_text())
     assert [m["final_loss"] for m in doc["members"]] == ref.final_loss.tolist()
 
