@@ -104,8 +104,17 @@ def _cmd_derive(args) -> int:
         for n in names():
             print(f"{n:22s} {DERIVATIONS[n][0]}")
         return 0
-    print(render(derive(args.name, args.heads), latex=args.latex))
+    print(render(derive(args.name, args.heads), latex=args.latex, unicode=_unicode_ok()))
     return 0
+
+
+def _unicode_ok() -> bool:
+    """Whether stdout can show the pretty printer's Unicode (an ASCII-only terminal, LANG=C, gets ASCII art)."""
+    try:
+        "ω∑─".encode(sys.stdout.encoding or "ascii")
+        return True
+    except (UnicodeEncodeError, LookupError):
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:

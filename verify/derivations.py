@@ -84,10 +84,10 @@ def derive(name: str, n_head: int = 2):
     return DERIVATIONS[name][1](n_head)
 
 
-def render(obj, latex: bool = False) -> str:
-    """Pretty text (or LaTeX) of a sympy object or a dict of them."""
+def render(obj, latex: bool = False, unicode: bool = True) -> str:
+    """Pretty text (or LaTeX) of a sympy object or a dict of them; ``unicode=False`` draws with ASCII only."""
     if isinstance(obj, dict):
-        return "\n\n".join(f"{k}:\n{render(v, latex)}" for k, v in obj.items())
+        return "\n\n".join(f"{k}:\n{render(v, latex, unicode)}" for k, v in obj.items())
     if isinstance(obj, (list, tuple)):
-        return "\n".join(render(v, latex) for v in obj)
-    return sp.latex(obj) if latex else sp.pretty(obj, use_unicode=True, wrap_line=False)
+        return "\n".join(render(v, latex, unicode) for v in obj)
+    return sp.latex(obj) if latex else sp.pretty(obj, use_unicode=unicode, wrap_line=False)

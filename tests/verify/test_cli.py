@@ -35,6 +35,7 @@ def test_list_and_derive(capsys):
     ["run", "--claims", ""], ["run", "--claims", "H5", "--set", "n_prompts=-5"],
     ["run", "--claims", "H5", "--set", "H5.d=5.7"], ["run", "--claims", "H5", "--set", "H6.n_prompts=10"],
     ["run", "--claims", "H5", "--out", "/dev/null"], ["run", "--claims", "H5", "--out", ""],
+    ["run", "--claims", "H5", "--out", "/tmp/" + "a" * 300 + "/b"],
     ["report", "--out", "/nonexistent/folder"], ["derive", "nope"], ["derive", "loss", "--heads", "0"],
     ["frobnicate"],
 ])
@@ -51,10 +52,19 @@ def test_module_entry_point_has_no_traceback():
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "unknown claim" in proc.stderr
 
 
-def test_ascii_terminal_does_not_crash():
-    proc = subprocess.run([sys.executable, "-m", "verify", "derive", "pair"], capture_output=True,
-                          env={"LANG": "C", "LC_ALL": "C", "PYTHONIOENCODING": "ascii", "PATH": "/usr/bin:/bin"})
+ASCII_ENV = {"LANG": "C", "LC_ALL": "C", "PYTHONIOENCODING": "ascii", "PATH": "/usr/bin:/bin"}
+
+
+def test_ascii_terminal_gets_ascii_derivations():
+    proc = subprocess.run([sys.executable, "-m", "verify", "derive", "pair"], capture_output=True, env=ASCII_ENV)
     assert proc.returncode == 0 and b"Traceback" not in proc.stderr
+    assert b"sinh" in proc.stdout and b"?" not in proc.stdout     # ASCII art, not replacement characters
+
+
+def test_ascii_terminal_runs_claims(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "verify", "run", "--claims", "H5", "--profile", "smoke", "--out",
+                           str(tmp_path), "--no-progress"], capture_output=True, env=ASCII_ENV)
+    assert proc.returncode == 0 and b"Traceback" not in proc.stderr and (tmp_path / "report.md").exists()
 
 
 @pytest.mark.parametrize("shift,code", [(0.0, 0), (10.0, 1)])
