@@ -42,10 +42,11 @@ def judge(data: dict, p, result) -> None:
             result.add(holds("H=1: no seed classified as split (a single head cannot split)", k == 0,
                              "sanity check of the classifier", kind="trained", measured=k / n))
         else:
-            row = decided(f"H={H}: fraction of seeds split with low loss ({k}/{n})", k / n, lo, hi, p.min_fraction,
-                          f"'consistently' = at least {p.min_fraction:.0%} of seeds, decided by the 95% Wilson "
-                          f"interval [{lo:.2f}, {hi:.2f}]: pass if its lower bound >= {p.min_fraction}, fail if its "
-                          f"upper bound < {p.min_fraction}, inconclusive otherwise; low loss = below {cut:.3f}",
+            row = decided(f"H={H}: fraction of seeds split with low loss", k / n, lo, hi, p.min_fraction,
+                          f"{k}/{n} seeds; 'consistently' = at least {p.min_fraction:.0%} of seeds, decided by "
+                          f"the 95% Wilson interval [{lo:.2f}, {hi:.2f}]: pass if its lower bound >= "
+                          f"{p.min_fraction}, fail if its upper bound < {p.min_fraction}, inconclusive otherwise; "
+                          f"low loss = below {cut:.3f}",
                           above=True, kind="trained")
             result.add(row)
             if row.inconclusive:
