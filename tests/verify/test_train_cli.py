@@ -35,9 +35,16 @@ def cli(*args, cwd=None, timeout=120, **kw) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=timeout, **kw)
 
 
+def _default_sigint() -> None:
+    # a test run started in the background of a non-interactive shell inherits SIGINT ignored, and Python then
+    # never raises KeyboardInterrupt: give the child the default disposition, as an interactive terminal would
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(*args, **kw) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "verify", *map(str, args)], env=ENV, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint,
+                            **kw)
 
 
 def one_line_error(p, code: int, *needles: str) -> str:
