@@ -39,3 +39,17 @@ def within_se(samples, expected: float, z: float | None = None) -> tuple[bool, s
     z = Z if z is None else z
     err = abs(a.mean() - expected)
     return bool(err <= z * se), f"mean {a.mean():.6g} vs {expected:.6g}: {err / se if se else float('inf'):.2f} SE"
+
+
+def judged(judge, data: dict, params, claim_id: str = "C0"):
+    """Run a claim's ``judge`` on ``data`` into a fresh :class:`verify.result.ClaimResult` and return it."""
+    from verify.result import ClaimResult
+
+    result = ClaimResult(id=claim_id, profile="smoke")
+    judge(data, params, result)
+    return result
+
+
+def failed_rows(result) -> list[str]:
+    """Names of the checked rows that did not pass, in order."""
+    return [c.name for c in result.comparisons if not c.passed and not c.info]

@@ -7,6 +7,7 @@ import numpy as np
 
 from verify.claims.h4 import H4Params
 from verify.claims.h4.judge import judge
+from tests.helpers import failed_rows, judged
 from verify.result import ClaimResult
 
 P = H4Params()
@@ -76,13 +77,11 @@ def _data(**over) -> dict:
 
 
 def _judge(data: dict) -> ClaimResult:
-    result = ClaimResult(id="H4", profile="quick")
-    judge(data, P, result)
-    return result
+    return judged(judge, data, P, "H4")
 
 
 def _failed(result: ClaimResult) -> list[str]:
-    return [c.name for c in result.comparisons if not c.passed]
+    return failed_rows(result)
 
 
 def test_a_flow_with_the_reference_stages_passes():

@@ -5,7 +5,8 @@ import numpy as np
 
 from theory.risks import dgd_risk, gd_risk
 from verify.claims.h6 import H6Params
-from verify.claims.h6.judge import SPEC4
+from verify.claims.h6.judge import SPEC4, judge
+from tests.helpers import failed_rows, judged
 from verify.result import ClaimResult
 
 P = H6Params(Ls=(10, 40))
@@ -38,15 +39,11 @@ def _data(change: dict | None = None) -> dict:
 
 
 def _judge(data: dict) -> ClaimResult:
-    result = ClaimResult(id="H6", profile="smoke")
-    from verify.claims.h6.judge import judge
-
-    judge(data, P, result)
-    return result
+    return judged(judge, data, P, "H6")
 
 
 def _failed(result: ClaimResult) -> set[str]:
-    return {c.name for c in result.comparisons if not c.passed}
+    return set(failed_rows(result))
 
 
 def test_consistent_numbers_pass():

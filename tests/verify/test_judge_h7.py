@@ -6,6 +6,7 @@ import numpy as np
 from theory.bayes import bayes_risk_proportional
 from verify.claims.h7 import H7Params
 from verify.claims.h7.judge import LABELS, judge
+from tests.helpers import failed_rows, judged
 from verify.result import ClaimResult
 
 P = H7Params(n_grid=5)
@@ -40,13 +41,11 @@ def _data(**change) -> dict:
 
 
 def _judge(data: dict) -> ClaimResult:
-    result = ClaimResult(id="H7", profile="smoke")
-    judge(data, P, result)
-    return result
+    return judged(judge, data, P, "H7")
 
 
 def _failed(result: ClaimResult) -> set[str]:
-    return {c.name for c in result.comparisons if not c.passed}
+    return set(failed_rows(result))
 
 
 def test_consistent_numbers_pass():
