@@ -53,3 +53,16 @@ def judged(judge, data: dict, params, claim_id: str = "C0"):
 def failed_rows(result) -> list[str]:
     """Names of the checked rows that did not pass, in order."""
     return [c.name for c in result.comparisons if not c.passed and not c.info]
+
+
+def assert_same_run(a, b) -> None:
+    """Two training results are bit-identical: weights, every logged trajectory, final losses."""
+    import numpy as np
+    import torch
+
+    for n in ("q", "k", "v", "o"):
+        assert torch.equal(getattr(a.model, n), getattr(b.model, n)), n
+    assert set(a.trajectory) == set(b.trajectory)
+    for k in a.trajectory:
+        np.testing.assert_array_equal(a.trajectory[k], b.trajectory[k])
+    np.testing.assert_array_equal(a.final_loss, b.final_loss)

@@ -14,19 +14,12 @@ import torch
 from numerics import checkpoint as ck
 from numerics.patterns import model_patterns
 from numerics.training import TrainConfig, Trainer, cached_train, load_run, train
+from tests.helpers import assert_same_run
 
 ROOT = Path(__file__).resolve().parents[2]
 KILL_CFG = dict(d=2, L=8, n_head=2, batch=16, steps=12000, log_every=500, checkpoint_every=300, ensemble=2,
                 eval_prompts=256, seed=11)
 
-
-def _same_run(a, b):
-    for n in ("q", "k", "v", "o"):
-        assert torch.equal(getattr(a.model, n), getattr(b.model, n)), n
-    assert set(a.trajectory) == set(b.trajectory)
-    for k in a.trajectory:
-        np.testing.assert_array_equal(a.trajectory[k], b.trajectory[k])
-    np.testing.assert_array_equal(a.final_loss, b.final_loss)
 
 
 def test_atomic_write_replaces_and_leaves_no_temporaries(tmp_path):
@@ -79,7 +72,7 @@ def test_sigkill_at_any_moment_then_resume_is_bit_identical(tmp_path):
 
     resumed = train(TrainConfig(**KILL_CFG), run_dir)
     assert resumed.resumed_from == killed_at
-    _same_run(resumed, train(TrainConfig(**KILL_CFG)))
+    assert_same_run(resumed, train(TrainConfig(**KILL_CFG)))
     assert (run_dir / ck.SUMMARY).exists() and (run_dir / ck.TRAJECTORY).exists()
 
 
@@ -91,10 +84,10 @@ def test_cache_reuses_finished_runs_and_resumes_interrupted_ones(tmp_path):
     Trainer(cfg, folder).run_until(200)
     first = cached_train(cfg, tmp_path)
     assert first.resumed_from == 200 and not first.cached
-    _same_run(first, train(cfg))
+    assert_same_run(first, train(cfg))
     second = cached_train(cfg, tmp_path)
     assert second.cached
-    _same_run(first, second)
+    assert_same_run(first, second)
     # runtime-only fields share the entry; a result field does not
     assert cached_train(cfg.replace(checkpoint_every=50), tmp_path).cached
     other = cached_train(cfg.replace(steps=300), tmp_path)

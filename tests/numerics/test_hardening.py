@@ -33,6 +33,7 @@ from numerics.patterns import circuits
 from numerics.training import (MAX_BATCH, MAX_ENSEMBLE, MAX_EVAL_PROMPTS, MAX_HEADS, MAX_STEPS, MAX_THREADS,
                                TrainConfig, Trainer, cached_train, check_memory, load_run, log_steps, train)
 from numerics.training.memory import SAFETY, available_memory, estimate, n_log_rows
+from tests.helpers import assert_same_run
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -40,14 +41,6 @@ CFG_KW = dict(d=2, L=8, n_head=2, batch=16, steps=300, log_every=50, checkpoint_
               ensemble=2, seed=5)
 CFG = TrainConfig(**CFG_KW)
 
-
-def _same_run(a, b):
-    for n in ("q", "k", "v", "o"):
-        assert torch.equal(getattr(a.model, n), getattr(b.model, n)), n
-    assert set(a.trajectory) == set(b.trajectory)
-    for k in a.trajectory:
-        np.testing.assert_array_equal(a.trajectory[k], b.trajectory[k])
-    np.testing.assert_array_equal(a.final_loss, b.final_loss)
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +203,7 @@ def test_damaged_newest_checkpoint_falls_back_bit_identically(how, tmp_path, par
     with pytest.warns(UserWarning, match=r"checkpoint\.pt.*using the previous checkpoint .*step 100"):
         res = train(CFG, folder)
     assert res.resumed_from == 100
-    _same_run(res, reference)
+    assert_same_run(res, reference)
     assert ck.read_checkpoint(folder / ck.CHECKPOINT)["step"] == CFG.steps
 
 
@@ -219,7 +212,7 @@ def test_missing_newest_checkpoint_resumes_from_the_previous(tmp_path, partial_t
     _damage(folder / ck.CHECKPOINT, "missing")
     res = train(CFG, folder)
     assert res.resumed_from == 100
-    _same_run(res, reference)
+    assert_same_run(res, reference)
 
 
 @pytest.mark.parametrize("how", DAMAGE)
@@ -234,7 +227,7 @@ def test_no_usable_checkpoint_stops_train_and_restarts_the_cache(how, tmp_path, 
     with pytest.warns(UserWarning, match="from scratch"):
         res = train(CFG, folder, on_damage="restart")
     assert res.resumed_from is None
-    _same_run(res, reference)
+    assert_same_run(res, reference)
 
 
 @pytest.mark.parametrize("what", ["checkpoint-bitflip", "checkpoint-truncated", "summary", "trajectory", "config"])
@@ -251,10 +244,10 @@ def test_damaged_finished_cache_entry_is_finished_again(what, tmp_path, finished
     with pytest.warns(UserWarning, match="damaged"):
         res = cached_train(CFG, tmp_path)
     assert not res.cached
-    _same_run(res, reference)
+    assert_same_run(res, reference)
     again = cached_train(CFG, tmp_path)
     assert again.cached
-    _same_run(again, reference)
+    assert_same_run(again, reference)
 
 
 def test_damaged_finished_entry_with_no_usable_checkpoint_is_retrained(tmp_path, finished_template, reference):
@@ -267,7 +260,7 @@ def test_damaged_finished_entry_with_no_usable_checkpoint_is_retrained(tmp_path,
     said = " | ".join(str(w.message) for w in rec)
     assert "is damaged" in said and "from scratch" in said, said
     assert res.resumed_from is None and not res.cached
-    _same_run(res, reference)
+    assert_same_run(res, reference)
     assert cached_train(CFG, tmp_path).cached
 
 
@@ -297,7 +290,7 @@ def test_folder_without_checksums_still_resumes_with_a_warning(tmp_path, partial
     with pytest.warns(UserWarning, match="cannot be verified"):
         res = train(CFG, folder)
     assert res.resumed_from == 200
-    _same_run(res, reference)
+    assert_same_run(res, reference)
     assert ck.read_checksums(folder)[0]["step"] == CFG.steps
 
 
@@ -309,7 +302,7 @@ def test_a_checkpoint_that_does_not_fit_the_model_is_damage(tmp_path, partial_te
     with pytest.warns(UserWarning, match="does not fit"):
         res = train(CFG, folder)
     assert res.resumed_from == 200  # the previous checkpoint is now the good step-200 one
-    _same_run(res, reference)
+    assert_same_run(res, reference)
 
 
 # ----------------------------------------------------------------------------------- 3. one writer
@@ -342,7 +335,7 @@ def test_train_refuses_a_locked_folder_and_the_cache_waits(tmp_path, reference):
     finally:
         proc.kill()
         proc.wait()
-    _same_run(res, reference)
+    assert_same_run(res, reference)
 
 
 def test_run_lock_is_reentrant_in_one_thread(tmp_path):
@@ -410,7 +403,7 @@ def test_checkpoint_save_hitting_enospc_leaves_a_usable_checkpoint(fail_at, tmp_
     assert state["step"] == (200 if fail_at == 6 else 100)
     res = train(CFG, folder)
     assert res.resumed_from == state["step"]
-    _same_run(res, reference)
+    assert_same_run(res, reference)
 
 
 # ---------------------------------------------------------------------------------- 5. absurd sizes
@@ -464,7 +457,7 @@ def test_events_log_and_checkpoint_where_they_did(steps, log_every, checkpoint_e
     assert first.step == min(stop, steps)
     res = train(cfg, folder)
     assert res.trajectory["step"].tolist() == log_steps(steps, log_every)
-    _same_run(res, train(cfg))
+    assert_same_run(res, train(cfg))
 
 
 def test_memory_estimate_refuses_what_cannot_fit():
