@@ -17,7 +17,6 @@ import typing
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any, Mapping
 
-from theory.problem import Problem
 from theory.validate import check_float, check_int
 
 #: Most draws / steps / seeds a parameter may ask for (keeps a typo from allocating the machine away).
@@ -205,8 +204,6 @@ def _set_path(obj, path: list[str], value, full: str):
     if name not in hints:
         raise ParamError(f"unknown parameter {full!r}")
     if len(path) == 1:
-        if isinstance(obj, Problem):
-            value = _problem_value(name, value)
         new_value = coerce(full, value, hints[name])
     else:
         new_value = _set_path(getattr(obj, name), path[1:], value, full)
@@ -216,21 +213,6 @@ def _set_path(obj, path: list[str], value, full: str):
         raise
     except (ValueError, TypeError) as exc:
         raise ParamError(f"{full}: {exc}") from None
-
-
-def _problem_value(name, value):
-    """Problem's fields are typed loosely (cov as nested tuples); accept lists and check the basic kind here."""
-    if name in ("d", "L", "s") and value is not None:
-        try:
-            return check_int(name, value)
-        except ValueError as exc:
-            raise ParamError(str(exc)) from None
-    if name == "sigma2":
-        try:
-            return check_float(name, value)
-        except ValueError as exc:
-            raise ParamError(str(exc)) from None
-    return value
 
 
 def apply_overrides(params: Params, overrides: Mapping[str, Any]) -> Params:

@@ -82,12 +82,16 @@ def plan(claims: list[Claim], profile: str, overrides: list[Override]) -> dict[s
     return per
 
 
-def check_out_dir(out: Path) -> Path:
-    """``out`` exists (or is created) as a writable folder, checked before any work (one-line error if not)."""
+def check_out_dir(out: str | Path) -> Path:
+    """``out`` exists (or is created) as a writable folder, checked before any work (one-line error if not):
+    not empty, no name over 255 bytes (refused before anything above it is created), not a file, writable."""
+    if str(out).strip() == "":
+        raise ValueError("--out must name a folder, got an empty path")
     out = Path(out)
     long = [p for p in out.parts if len(os.fsencode(p)) > 255]
     if long:
-        raise ValueError(f"--out: the folder name {long[0][:40]!r}... is longer than 255 bytes")
+        raise ValueError(f"--out: the folder name {long[0][:40]!r}... is longer than 255 bytes "
+                         f"(File name too long)")
     try:
         if out.exists() and not out.is_dir():
             raise ValueError(f"--out {out} exists and is not a folder")
@@ -149,8 +153,6 @@ def run_claims(ids: str | None = None, *, profile: str = "quick", out: str | Pat
     result are saved at once; with ``resume=True`` a claim whose saved result has the same key (profile, seed,
     device, parameters and code version) is not run again, and a damaged saved file is reported and re-run.
     """
-    if str(out).strip() == "":
-        raise ValueError("--out must name a folder, got an empty path")
     RunContext(profile=profile, out_dir=Path(out), seed=seed, device=device)  # validates the common settings
     claims = select(ids)
     if isinstance(overrides, Mapping):
@@ -165,7 +167,7 @@ def run_claims(ids: str | None = None, *, profile: str = "quick", out: str | Pat
 
         if not torch.cuda.is_available():
             raise ValueError("device cuda requested but torch.cuda.is_available() is False; use --device cpu")
-    out = check_out_dir(Path(out))
+    out = check_out_dir(out)
     results: list[ClaimResult] = []
     start = time.perf_counter()
     meta = {"profile": profile, "seed": seed, "device": device, "finished": now(), "seconds": 0.0,
