@@ -5,6 +5,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .stats import trend
+
 #: z of every stochastic check ``|mean - theory| <= Z * SE`` (STYLE.md 3): a false alarm about once in 16,000.
 Z = 4.0
 
@@ -173,8 +175,6 @@ def converging(name: str, value: float, bound: float, how: str, t, y, *, above: 
     info = {"slope": math.nan, "se": math.nan, "change": math.nan, "moving": False}
     if row.passed or not math.isfinite(value):
         return row, info
-    from .stats import trend   # stats is numpy-only; imported here to keep result.py free of numpy at import
-
     b, b_se, change = trend(t, y, last=last)
     if not (math.isfinite(b) and math.isfinite(b_se)):
         return (at_least if above else at_most)(name, value, bound, how + f"; too few logged points in the last "

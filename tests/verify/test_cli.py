@@ -97,3 +97,8 @@ def test_every_bad_set_value_exits_2_before_work(tmp_path, capsys, value):
 def test_a_claim_named_twice_runs_once(toys, tmp_path, capsys):
     assert main(["run", "--claims", "C99,c99", "--out", str(tmp_path), "--no-progress"]) == 0
     assert capsys.readouterr().out.count("C99: running") == 1
+
+
+def test_an_override_a_claim_would_ignore_is_refused(capsys):
+    assert main(["run", "--claims", "H6", "--set", "L=80"]) == 2
+    assert "Ls" in capsys.readouterr().err

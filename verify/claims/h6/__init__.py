@@ -22,7 +22,7 @@ from .judge import judge
 
 @dataclass(frozen=True)
 class H6Params(Params):
-    """``problem`` gives d and sigma2 (its L is not used: the claim sweeps ``Ls``). The multi-head model is the
+    """``problem`` gives d and sigma2 (its L must stay at the default: the claim sweeps ``Ls``). The multi-head model is the
     symmetric pair omega = ±``omega``, mu = ±``mu`` (trained H=2 values, SPEC 4); ``trained_single`` is the trained
     single head (omega, mu) at L=40, held fixed at every L; ``near_fraction`` bounds |multi - DGD| as a fraction
     of the single-head gap."""
@@ -40,6 +40,9 @@ class H6Params(Params):
         self.positive("n_prompts", "chunk")
         if self.problem.kind != "isotropic":
             raise ValueError("H6 needs the isotropic data model (SPEC 1.1)")
+        if self.problem.L != PAPER_POINT.L:   # an override that would silently do nothing
+            raise ValueError(f"H6 sweeps the lengths Ls and does not use problem.L; set H6.Ls instead "
+                             f"(got problem.L = {self.problem.L})")
         if self.n_prompts < 100:
             raise ValueError(f"n_prompts must be >= 100, got {self.n_prompts}")
         if any(not 2 <= L <= 10_000 for L in self.Ls) or list(self.Ls) != sorted(set(self.Ls)):
