@@ -125,6 +125,11 @@ class Params:
         for n in names:
             check_int(n, getattr(self, n), lo=1, hi=hi)
 
+    def require_kind(self, claim_id: str, kind: str = "isotropic") -> None:
+        """The claim's ``problem`` is the data model ``kind`` (SPEC 1.1 by default)."""
+        if self.problem.kind != kind:
+            raise ValueError(f"{claim_id} needs the {kind} data model, got {self.problem.kind}")
+
     def in_range(self, lo: float, hi: float, *names: str, lo_open: bool = True, hi_open: bool = False) -> None:
         """Each named field lies in the interval from ``lo`` to ``hi`` (open or closed at each end)."""
         for n in names:

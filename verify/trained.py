@@ -67,8 +67,7 @@ class TrainedParams(Params):
 
     def check_trained(self, claim_id: str, *, min_heads: int = 1, linear: bool = False) -> None:
         """The isotropic model, head counts in [min_heads, 64], an ensemble size for each (and for "linear")."""
-        if self.problem.kind != "isotropic":
-            raise ValueError(f"{claim_id} needs the isotropic data model (SPEC 1.1)")
+        self.require_kind(claim_id)
         for H in self.heads:
             if not min_heads <= H <= 64:
                 raise ValueError(f"heads must be in [{min_heads}, 64], got {H}")

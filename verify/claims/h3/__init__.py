@@ -37,8 +37,7 @@ class H3Params(Params):
         self.positive("n_points", "n_prompts", "paper_prompts")
         if len(self.omega) != len(self.mu):
             raise ValueError(f"mu must have one entry per head (len(omega) = {len(self.omega)}), got {len(self.mu)}")
-        if self.problem.kind != "isotropic":
-            raise ValueError("H3 needs the isotropic data model (SPEC 1.1)")
+        self.require_kind("H3")
         if self.n_points < 8:
             raise ValueError(f"n_points must be >= 8 (medians and a bootstrap), got {self.n_points}")
         if min(self.n_prompts, self.paper_prompts) < 100:

@@ -47,8 +47,7 @@ class H4Params(Params):
 
     def check(self):
         self.positive("train_steps", "train_batch")
-        if self.problem.kind != "isotropic":
-            raise ValueError("H4 needs the isotropic data model (SPEC 1.1)")
+        self.require_kind("H4")
         if not 30.0 < self.t_end <= 1e7:
             raise ValueError(f"t_end must be in (30, 1e7] (the stage grid runs to t=30), got {self.t_end}")
         if not 0 < self.start <= 0.05:

@@ -34,8 +34,7 @@ class H5Params(Params):
 
     def check(self):
         self.positive("n_prompts")
-        if self.problem.kind != "isotropic":
-            raise ValueError("H5 needs the isotropic data model (SPEC 1.1)")
+        self.require_kind("H5")
         if not 0 < self.w_min < self.w_max <= 1.0:
             raise ValueError(f"need 0 < w_min < w_max <= 1, got w_min={self.w_min}, w_max={self.w_max}")
         if self.eta <= 0:

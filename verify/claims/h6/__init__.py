@@ -38,8 +38,7 @@ class H6Params(Params):
 
     def check(self):
         self.positive("n_prompts", "chunk")
-        if self.problem.kind != "isotropic":
-            raise ValueError("H6 needs the isotropic data model (SPEC 1.1)")
+        self.require_kind("H6")
         if self.problem.L != PAPER_POINT.L:   # an override that would silently do nothing
             raise ValueError(f"H6 sweeps the lengths Ls and does not use problem.L; set H6.Ls instead "
                              f"(got problem.L = {self.problem.L})")

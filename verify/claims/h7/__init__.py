@@ -41,8 +41,7 @@ class H7Params(Params):
 
     def check(self):
         self.positive("n_grid", "chunk")
-        if self.problem.kind != "isotropic":
-            raise ValueError("H7 needs the isotropic data model (SPEC 1.1)")
+        self.require_kind("H7")
         if not self.problem.sigma2 > 0:
             raise ValueError(f"sigma2 must be > 0 (the ratio divides by the Bayes excess), got {self.problem.sigma2}")
         for name in ("xi_range", "sigma2_range"):
