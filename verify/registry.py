@@ -101,8 +101,14 @@ class Claim:
     display: DisplayFn
     #: source files whose change invalidates a saved result (the claim's module and its theory)
     sources: tuple[str, ...] = field(default_factory=tuple)
+    #: the wrong theories the check must reject (:mod:`verify.power`), judged on the same data
+    mutants: tuple = field(default_factory=tuple)
 
     def __post_init__(self):
+        ids = [m.id for m in self.mutants]
+        bad = [i for i in ids if not i.startswith(self.id + ":")]
+        if bad or len(set(ids)) != len(ids):
+            raise ValueError(f"claim {self.id}: mutant ids must be unique and start with '{self.id}:', got {ids}")
         missing = [p for p in PROFILES if p not in self.params]
         if missing:
             raise ValueError(f"claim {self.id} has no parameters for profile(s) {', '.join(missing)}")
@@ -137,6 +143,11 @@ class Claim:
             raise
         except Exception as exc:  # reported, never swallowed silently
             _record_error(result, "judge", exc)
+        if self.mutants and result.error is None:
+            from .power import resolution, run_power
+
+            result.power = run_power(self.mutants, self.judge, data, params, result)
+            result.resolution = resolution(result)
         if figures is not None:
             try:
                 result.figures.extend(str(f) for f in self.display(data, params, figures))

@@ -77,13 +77,15 @@ def write_report(out: Path, claims: list[Claim], results: list[ClaimResult], met
     lines += [f"* `{k}` — {v}" for k, v in KIND_LEGEND.items()]
     lines += ["", "In figures, theory is drawn as solid lines, simulations (Monte Carlo, ODE samples, trained models) "
               "as markers with error bars, and trivial baselines and published reference values in grey.", "",
-              "| claim | verdict | rows passed | empirical rows | symbolic identities | time (s) | statement |",
-              "|---|---|---|---|---|---|---|"]
+              "| claim | verdict | rows passed | empirical rows | symbolic identities | mutants rejected | time (s) | "
+              "statement |",
+              "|---|---|---|---|---|---|---|---|"]
     for r in results:
         n = r.counts()
         stmt = by_id[r.id].statement if r.id in by_id else ""
         lines.append(f"| [{r.id}](#{r.id.lower()}) | **{r.verdict}** | {n['passed']}/{n['checked']} | "
-                     f"{n['empirical']} | {n['symbolic']} | {r.seconds:.1f} | {_cell(stmt)} |")
+                     f"{n['empirical']} | {n['symbolic']} | "
+                     f"{sum(p.rejected for p in r.power)}/{len(r.power)} | {r.seconds:.1f} | {_cell(stmt)} |")
     for r in results:
         c = by_id.get(r.id)
         lines += ["", f"## {r.id}", ""]
@@ -97,6 +99,7 @@ def write_report(out: Path, claims: list[Claim], results: list[ClaimResult], met
             for row in r.comparisons:
                 lines.append(f"| {_cell(row.name)} | {row.kind} | {_fmt(row.measured)} | {_fmt(row.predicted)} | "
                              f"{_fmt(row.tolerance)} | {_cell(row.how)} | {_mark(row)} |")
+        lines += _power_lines(r, c)
         for note in r.notes:
             if note.startswith("traceback"):
                 lines += ["", "```", note, "```"]
@@ -109,6 +112,23 @@ def write_report(out: Path, claims: list[Claim], results: list[ClaimResult], met
     path = out / "report.md"
     write_atomic(path, "\n".join(lines) + "\n")
     return path
+
+
+def _power_lines(r: ClaimResult, c: Claim | None) -> list[str]:
+    """The claim's power table: each wrong theory, its effect, and whether the check rejects it."""
+    if not r.power:
+        if c is not None and not c.mutants:
+            return ["", "Power: this claim names no mutants yet."]
+        return []
+    n_rej = sum(p.rejected for p in r.power)
+    lines = ["", f"**Power** — {n_rej} of {len(r.power)} wrong theories rejected, each judged on the same data as "
+             f"the verdict above; effect = largest relative change of the predictions; the check resolves relative "
+             f"effects down to {_fmt(r.resolution)} (its tightest relative tolerance).", "",
+             "| mutant | what is wrong | effect | rejected | by / why not |", "|---|---|---|---|---|"]
+    for p in r.power:
+        mark = "✔" if p.rejected else ("✘ (paper profile resolves it)" if not p.quick_resolves else "✘")
+        lines.append(f"| `{p.mutant}` | {_cell(p.change)} | {_fmt(p.effect)} | {mark} | {_cell(p.by)} |")
+    return lines
 
 
 def _mark(row) -> str:

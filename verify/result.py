@@ -100,6 +100,9 @@ class ClaimResult:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     error: str | None = None
+    #: the claim's power table (:class:`verify.power.PowerRow` per mutant) and its resolution
+    power: list = field(default_factory=list)
+    resolution: float = math.nan
 
     @property
     def verdict(self) -> Verdict:
@@ -150,6 +153,8 @@ class ClaimResult:
                  "inconclusive": c.inconclusive}
                 for c in self.comparisons
             ],
+            "power": [p.to_json() for p in self.power],
+            "resolution": num(self.resolution),
         }
 
 
@@ -159,8 +164,13 @@ def result_from_json(data: dict) -> ClaimResult:
     rows = [Comparison(c["name"], nan if c["measured"] is None else c["measured"], c["predicted"], c["tolerance"],
                        c["how"], c["passed"], c["kind"], c.get("info", False), c.get("inconclusive", False))
             for c in data["comparisons"]]
+    from .power import row_from_json
+
+    res = data.get("resolution")
     return ClaimResult(id=data["id"], profile=data["profile"], comparisons=rows, figures=list(data["figures"]),
-                       notes=list(data["notes"]), seconds=data["seconds"], error=data["error"])
+                       notes=list(data["notes"]), seconds=data["seconds"], error=data["error"],
+                       power=[row_from_json(p) for p in data.get("power", [])],
+                       resolution=nan if res is None else float(res))
 
 
 def converging(name: str, value: float, bound: float, how: str, t, y, *, above: bool, last: float,
