@@ -201,3 +201,29 @@ def converging(name: str, value: float, bound: float, how: str, t, y, *, above: 
                           f"{Z:g} SE towards passing)", False, kind, inconclusive=True), info
     return (at_least if above else at_most)(name, value, bound, how + detail + f": no significant move towards "
                                             f"the bound (rule: |slope| > {Z:g} SE), so a fail", kind=kind), info
+
+
+def converging_within(name: str, value: float, predicted: float, tolerance: float, how: str, t, y, *, last: float,
+                      kind: Kind = "trained") -> tuple[Comparison, dict]:
+    """Row ``|value - predicted| <= tolerance`` with the not-converged rule of :func:`converging`: a value outside
+    is *inconclusive* when the logged ``y(t)`` still moves towards ``predicted`` by more than ``Z`` SE of its OLS
+    slope over the last ``last`` fraction of training, and a fail otherwise."""
+    row = within(name, value, predicted, tolerance, how, kind=kind)
+    info = {"slope": math.nan, "se": math.nan, "change": math.nan, "moving": False}
+    if row.passed or not (math.isfinite(value) and math.isfinite(predicted)):
+        return row, info
+    b, b_se, change = trend(t, y, last=last)
+    if not (math.isfinite(b) and math.isfinite(b_se)):
+        return within(name, value, predicted, tolerance, how + f"; too few logged points in the last {last:.0%} "
+                      "of training for a trend test, so a fail", kind=kind), info
+    towards = (b > 0) if value < predicted else (b < 0)
+    moving = bool(abs(b) > Z * b_se and towards)
+    info = {"slope": b, "se": b_se, "change": change, "moving": moving}
+    detail = (f"; over the last {last:.0%} of training the median moves {change:+.3g} (slope {b:.3g} ± {b_se:.2g}"
+              f" per step)")
+    if moving:
+        return Comparison(name, float(value), float(predicted), float(tolerance),
+                          how + detail + f" towards the prediction: not converged, inconclusive (rule: |slope| > "
+                          f"{Z:g} SE towards it)", False, kind, inconclusive=True), info
+    return within(name, value, predicted, tolerance, how + detail + f": no significant move towards the "
+                  f"prediction (rule: |slope| > {Z:g} SE), so a fail", kind=kind), info

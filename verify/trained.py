@@ -91,11 +91,39 @@ def train_config(protocol: TrainingProtocol, problem: Problem, ctx: RunContext, 
                        checkpoint_every=protocol.checkpoint_every)
 
 
+#: the modules whose code determines a trained model (its data, model, optimiser loop and seeding)
+TRAINING_CODE = ("numerics.attention", "numerics.data", "numerics.seeds", "numerics.training")
+
+
+def training_code_version() -> str:
+    """Hash of the package version and of the training code's sources (:data:`TRAINING_CODE`): the trained-model
+    cache is keyed by it, so a fix to the trainer is never hidden by a cached model."""
+    import hashlib
+    from importlib.metadata import PackageNotFoundError, version
+    from pathlib import Path
+
+    from .registry import source_files
+
+    try:
+        ver = version("icl-verify")
+    except PackageNotFoundError:  # pragma: no cover - a plain checkout
+        ver = "0"
+    h = hashlib.sha256(ver.encode())
+    for src in source_files(*TRAINING_CODE):
+        h.update(Path(src).read_bytes())
+    return h.hexdigest()[:12]
+
+
+def cache_root(ctx: RunContext):
+    """``<out>/cache/trained/<training code version>``: the run cache of every trained claim."""
+    return ctx.cache_dir() / "trained" / training_code_version()
+
+
 def trained_ensemble(protocol: TrainingProtocol, problem: Problem, ctx: RunContext, *, n_head: int,
                      model: str = "softmax") -> TrainResult:
-    """Train (or load from ``<out>/cache/trained``) the ensemble for ``(model, n_head)``."""
+    """Train (or load from the run cache, :func:`cache_root`) the ensemble for ``(model, n_head)``."""
     cfg = train_config(protocol, problem, ctx, n_head=n_head, model=model)
-    return cached_train(cfg, ctx.cache_dir() / "trained", progress=ctx.progress)
+    return cached_train(cfg, cache_root(ctx), progress=ctx.progress)
 
 
 def ensemble_arrays(res, keys: tuple[str, ...]) -> dict:

@@ -67,3 +67,22 @@ def test_rising_diag_ratio_is_inconclusive():
     row = _row(result, "H=2: KQ diag ratio")
     assert final < P.min_diag and row.inconclusive and not row.passed, row.how
     assert result.verdict == "inconclusive"
+
+
+def test_paper_profile_checks_the_published_table_by_seed_se():
+    paper = H1Params(heads=(1, 2), check_published=True, loose=False, min_diag=0.95, min_ov_last=0.99,
+                     max_homogeneity=0.01)
+    rng = np.random.default_rng(0)
+    ens = _ensemble([0.13, -0.13], [3.4, -3.4], n_member=6)
+    # per-seed off-diagonal mass so that the SPEC-4-style diag ratio scatters around 0.95, far from 0.99926
+    ens["kq"][:, :, :D, :D] += 0.01 * rng.standard_normal((6, 2, D, D))
+    result = ClaimResult(id="H1", profile="paper")
+    judge({"ensembles": {"1": _ensemble([0.45], [0.8]), "2": ens}}, paper, result)
+    row = _row(result, "H=2: diag ratio, SPEC 4 averaging")
+    assert not row.info and row.predicted == 0.99926 and not row.passed
+
+
+def test_quick_rows_say_they_are_looser_than_paper():
+    result = _judge({"1": _ensemble([0.45], [0.8]), "2": _ensemble([0.13, -0.13], [3.4, -3.4])})
+    assert "looser than the paper profile" in _row(result, "H=2: KQ diag ratio").how
+    assert "0.95:✔" in _row(result, "H=2: KQ diag ratio").how

@@ -14,8 +14,13 @@ D = P.problem.d
 MULTI, SINGLE = loss_levels(P.problem)
 
 
-def _ensemble(omegas: list[list[float]], losses) -> dict:
-    """One member per entry of ``omegas`` (its heads' omega; mu_h = 1 / omega_h so that no head is dummy)."""
+STEPS = np.arange(0, 3_001, 100)
+
+
+def _ensemble(omegas: list[list[float]], losses, rise_until: int = 0) -> dict:
+    """One member per entry of ``omegas`` (its heads' omega; mu_h = 1 / omega_h so that no head is dummy); the
+    logged omegas are the final ones, except that the split members' second head has the first head's sign (no
+    split) before step ``rise_until`` — staggered over the members so that the split frequency rises until then."""
     E, H = len(omegas), len(omegas[0])
     kq = np.zeros((E, H, D + 1, D + 1))
     ov = np.zeros((E, H, D + 1, 1))
@@ -23,9 +28,14 @@ def _ensemble(omegas: list[list[float]], losses) -> dict:
         for h, w in enumerate(om):
             kq[e, h, :D, :D] = w * np.eye(D)
             ov[e, h, D, 0] = 1 / w
-    return {"kq": kq, "ov": ov, "d": D, "seeds": list(range(E)), "steps": 20_000,
+    om = np.tile(np.asarray(omegas, float), (len(STEPS), 1, 1))               # (T, E, H)
+    split = [e for e in range(E) if H > 1 and np.sign(om[0, e, 0]) != np.sign(om[0, e, 1])]
+    for i, e in enumerate(split):
+        if rise_until:   # member i splits at (75% + 25% i / n) of rise_until: an even rise late in training
+            om[STEPS < rise_until * (0.75 + 0.25 * i / len(split)), e, 1] = om[0, e, 0]
+    return {"kq": kq, "ov": ov, "d": D, "seeds": list(range(E)), "steps": int(STEPS[-1]),
             "final_loss": np.asarray(losses, float), "final_loss_se": np.full(E, 0.003),
-            "trajectory": {"step": np.arange(0, 20_001, 250)}}
+            "trajectory": {"step": STEPS, "omega": om, "dummy": np.zeros(om.shape, dtype=bool)}}
 
 
 def _single(n: int) -> dict:
@@ -65,7 +75,21 @@ def test_low_frequency_fails():
     result = _judge({"1": _single(2), "2": _pairs(3, 5)})           # Wilson [0.14, 0.69] below 0.9
     row = _row(result, "H=2: fraction")
     assert not row.passed and not row.inconclusive and result.verdict == "fail"
-    assert abs(_row(result, "H=2: median final risk").measured - (SINGLE + 0.01)) < 1e-12
+    assert "settled" in row.how
+    assert _row(result, "H=2: the 5 seeds that did not split").passed
+
+
+def test_low_frequency_still_rising_is_inconclusive():
+    ens = _pairs(3, 5)
+    late = _ensemble([[0.13, -0.13]] * 3 + [[0.3, 0.3]] * 5, ens["final_loss"], rise_until=3_000)
+    row = _row(_judge({"1": _single(2), "2": late}), "H=2: fraction")
+    assert row.inconclusive and "not settled" in row.how
+
+
+def test_unsplit_seed_at_the_multi_head_level_fails_the_two_level_row():
+    ens = _pairs(3, 5)
+    ens["final_loss"][-1] = MULTI                                      # unsplit, yet at the multi-head level
+    assert not _row(_judge({"1": _single(2), "2": ens}), "H=2: the 5 seeds").passed
 
 
 def test_split_but_high_loss_is_not_counted():

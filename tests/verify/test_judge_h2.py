@@ -3,6 +3,7 @@ a spread of |omega| fails, and a spread still shrinking at the end of training i
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from theory.mean_field import eta_star
 from verify.claims.h2 import H2Params
@@ -15,7 +16,7 @@ STEPS = np.arange(0, 20_001, 250)                                    # (T,)
 ES = eta_star(d=D, L=P.problem.L, sigma2=P.problem.sigma2)
 
 
-def _ensemble(omega, mu, n_member: int = 4, omega_path=None) -> dict:
+def _ensemble(omega, mu, n_member: int = 4, omega_path=None, loss: float = 0.25) -> dict:
     """Exact patterns: KQ x-block = omega_h I, OV = mu_h on the last entry; ``omega_path (T, H)`` the logged
     omega (default: constant at its final value)."""
     omega, mu = np.asarray(omega, float), np.asarray(mu, float)
@@ -27,8 +28,9 @@ def _ensemble(omega, mu, n_member: int = 4, omega_path=None) -> dict:
         ov[:, h, D, 0] = mu[h]
     path = np.tile(omega, (len(STEPS), 1)) if omega_path is None else np.asarray(omega_path, float)
     return {"kq": kq, "ov": ov, "d": D, "seeds": list(range(n_member)), "steps": int(STEPS[-1]),
-            "final_loss": np.full(n_member, 0.25), "final_loss_se": np.full(n_member, 0.003),
+            "final_loss": np.full(n_member, loss), "final_loss_se": np.full(n_member, 0.003),
             "trajectory": {"step": STEPS, "omega": np.repeat(path[:, None, :], n_member, axis=1),
+                           "eta_eff": np.full((len(STEPS), n_member), float(omega @ mu)),
                            "dummy": np.zeros((len(STEPS), n_member, H), dtype=bool)}}
 
 
@@ -58,7 +60,8 @@ def _row(result: ClaimResult, start: str):
 def test_clean_groups_pass():
     result = _judge({"2": _pair(), "4": _quad()})
     assert result.verdict == "pass", [c.name for c in result.comparisons if not c.passed]
-    assert len(result.comparisons) == 2 * 5
+    # per H: signed and absolute zero-sum, spread, eta (checked); plus the H=4 vs H=2 risk row
+    assert result.counts()["checked"] == 2 * 4 + 1
     assert abs(_row(result, "H=2: eta_eff").measured - ES) < 1e-12
 
 
@@ -66,7 +69,27 @@ def test_wrong_zero_sum_fails():
     bad = _ensemble([0.13, -0.13], [3.5, -1.0])
     result = _judge({"2": bad, "4": _quad()})
     assert result.verdict == "fail"
-    assert not _row(result, "H=2: zero-sum").passed and _row(result, "H=4: zero-sum").passed
+    assert not _row(result, "H=2: |zero-sum|").passed and _row(result, "H=4: |zero-sum|").passed
+
+
+def test_signed_zero_sum_is_judged_by_seed_se():
+    rng = np.random.default_rng(1)
+    ens = _pair()
+    ens["ov"] = ens["ov"] * (1 + 0.01 * rng.standard_normal(ens["ov"].shape))  # seed-to-seed scatter around 0
+    assert _row(_judge({"2": ens, "4": _quad()}), "H=2: signed zero-sum").passed
+    same = _ensemble([0.13, 0.13], [ES / 0.52, ES / 0.52])                   # one sign: sum mu/sum|mu| = 1
+    same["ov"][:, 1, D, 0] *= 1 + 0.01 * np.arange(4)
+    row = _row(_judge({"2": same, "4": _quad()}), "H=2: fewer than 2 seeds split")
+    assert row.info and row.measured == 0
+
+
+def test_extra_heads_that_lower_the_risk_fail_the_dummy_row():
+    quad = _quad()
+    quad["final_loss"] = np.array([0.20, 0.201, 0.199, 0.2005])
+    pair = _pair()
+    pair["final_loss"] = np.array([0.25, 0.251, 0.249, 0.2505])
+    row = _row(_judge({"2": pair, "4": quad}), "H=4: final risk = H=2's")
+    assert not row.passed and row.predicted == pytest.approx(0.250125)
 
 
 def test_converged_spread_fails():

@@ -85,3 +85,17 @@ def test_power_rows_in_result_json_round_trip(tmp_path):
     assert again.power == res.power
     assert res.to_json()["power"][0].keys() >= {"mutant", "effect", "rejected"}
     assert math.isfinite(res.resolution)
+
+
+def test_trained_cache_is_keyed_by_the_training_code(tmp_path, monkeypatch):
+    from verify import trained
+
+    src = tmp_path / "loop.py"
+    src.write_text("x = 1\n")
+    monkeypatch.setattr("verify.registry.source_files", lambda *mods: (str(src),))
+    before = trained.training_code_version()
+    src.write_text("x = 2\n")                       # a fix to the trainer
+    after = trained.training_code_version()
+    assert before != after
+    ctx = RunContext("smoke", tmp_path, progress=False, claim_id="H1")
+    assert trained.cache_root(ctx).name == after and trained.cache_root(ctx).parent.name == "trained"

@@ -1,12 +1,15 @@
-"""H1 judge: the three pattern metrics per H (median over seeds of the active-head mean), with the not-converged
-rule of :func:`verify.result.converging`, and SPEC 4's published table as informational rows."""
+"""H1 judge: the three pattern metrics per H (median over seeds of the active-head mean) against the pattern's
+predicted value (diag ratio 1, OV last-entry ratio 1, homogeneity 0) with the conventional allowance of the
+profile, the not-converged rule of :func:`verify.result.converging_within`, the verdict over a range of
+allowances (the convention's sensitivity), and SPEC 4's published table (checked in the paper profile, whose
+protocol is the published one; reported with the reason in the shorter ones)."""
 from __future__ import annotations
 
 import numpy as np
 
 from numerics.patterns import active_mean, patterns, spec_table_metrics
 
-from ...result import converging, reported
+from ...result import Z, converging_within, reported, within
 
 #: SPEC 4 table (published notebooks, 500k Adam steps): diag ratio, OV last-entry ratio, homogeneity.
 SPEC4_PATTERNS = {2: (0.99926, 0.99994, 3.3e-6), 4: (0.99928, 0.99997, 4.4e-6), 8: (0.97839, 0.99966, 1.3e-4)}
@@ -14,6 +17,17 @@ SPEC4_PATTERNS = {2: (0.99926, 0.99994, 3.3e-6), 4: (0.99928, 0.99997, 4.4e-6), 
 METRICS = (("diag_ratio", "KQ diag ratio", "min_diag", True),
            ("ov_last_ratio", "OV last-entry ratio", "min_ov_last", True),
            ("homogeneity", "KQ homogeneity Var/mean^2 of diag", "max_homogeneity", False))
+
+
+#: thresholds over which the verdict's sensitivity is shown, per metric
+SENSITIVITY = {"diag_ratio": (0.8, 0.9, 0.95, 0.99), "ov_last_ratio": (0.8, 0.9, 0.95, 0.99),
+               "homogeneity": (0.1, 0.05, 0.01, 0.001)}
+
+
+def predicted_pattern(d: int) -> dict[str, float]:
+    """The theory's pattern (SPEC 2.1): KQ x-block omega_h I (diag ratio 1, homogeneity 0), OV = mu_h e_{d+1}
+    (last-entry ratio 1)."""
+    return {"diag_ratio": 1.0, "ov_last_ratio": 1.0, "homogeneity": 0.0}
 
 
 def pub(H: int, i: int) -> str:
@@ -40,14 +54,20 @@ def judge(data: dict, p, result) -> None:
         ens = data["ensembles"][str(H)]
         pat, seeds = per_seed(ens)
         n = pat.n_member
+        pred = predicted_pattern(int(ens["d"]))
         for i, (key, label, field, above) in enumerate(METRICS):
             bound = getattr(p, field)
             value = float(np.median(seeds[key]))
-            how = (f"pattern present: {'>=' if above else '<='} {bound}"
-                   + (f" after {p.training.steps} steps" if i == 0 else "") + f" (SPEC 4 published: {pub(H, i)})")
+            ideal = 1.0 if above else 0.0   # the exact pattern; the allowance is the profile's convention
+            allow = abs(ideal - bound)
+            sens = " ".join(f"{b:g}:{'✔' if (value >= b if above else value <= b) else '✘'}"
+                            for b in SENSITIVITY[key])
+            how = (f"convention: the pattern is present within {allow:g} of the exact pattern (bound {bound}"
+                   + (f", looser than the paper profile's" if p.loose else "") + f"); verdict by bound {sens}"
+                   + (f"; after {p.training.steps} steps" if i == 0 else "") + f"; SPEC 4 published: {pub(H, i)}")
             t, y = logged_median(ens["trajectory"], key)
-            row, tr = converging(f"H={H}: {label} (active heads; median of {n} seeds)", value, bound, how, t, y,
-                                 above=above, last=p.trend_window)
+            row, tr = converging_within(f"H={H}: {label} (active heads; median of {n} seeds)", value, pred[key],
+                                        allow, how, t, y, last=p.trend_window)
             rows.append(row)
             if not row.passed:
                 trends.append(f"H={H} {label}: {value:.4g} vs {bound}; slope over the last {p.trend_window:.0%} "
@@ -56,12 +76,23 @@ def judge(data: dict, p, result) -> None:
         spec[H] = spec_table_metrics(pat)
     result.add(*rows)
     for H, s in spec.items():
-        if H in SPEC4_PATTERNS:
-            for i, (key, label) in enumerate((("diag_ratio", "diag ratio"), ("ov_last_ratio", "OV last-entry ratio"),
-                                              ("homogeneity", "homogeneity"))):
-                result.add(reported(f"H={H}: {label}, SPEC 4 averaging (heads with diag ratio > 0.7)",
-                                    float(np.nanmedian(s[key])),
-                                    f"median over seeds; published {SPEC4_PATTERNS[H][i]:g} after 500k steps",
+        if H not in SPEC4_PATTERNS:
+            continue
+        for i, (key, label) in enumerate((("diag_ratio", "diag ratio"), ("ov_last_ratio", "OV last-entry ratio"),
+                                          ("homogeneity", "homogeneity"))):
+            vals = np.asarray(s[key], dtype=np.float64)
+            vals = vals[np.isfinite(vals)]
+            name = f"H={H}: {label}, SPEC 4 averaging (heads with diag ratio > 0.7)"
+            value = float(np.mean(vals)) if vals.size else float("nan")
+            se = float(vals.std(ddof=1) / np.sqrt(vals.size)) if vals.size > 1 else float("nan")
+            if p.check_published:
+                result.add(within(name, value, SPEC4_PATTERNS[H][i], Z * se,
+                                  f"mean over {vals.size} seeds vs the published value (500k steps, one seed); "
+                                  f"{Z:g} seed-to-seed SE (the published number has 5 digits)", kind="trained"))
+            else:
+                result.add(reported(name, value, f"mean over seeds; published {SPEC4_PATTERNS[H][i]:g} after 500k "
+                                    f"steps — not checked here: this profile trains {p.training.steps} steps, so "
+                                    "the published end state is not its prediction (checked in the paper profile)",
                                     kind="trained"))
     lines = []
     for H, s in spec.items():
@@ -74,6 +105,6 @@ def judge(data: dict, p, result) -> None:
     result.notes.append("; ".join(lines) + f". Training: Adam lr {t.lr}, batch {t.batch}, {t.steps} steps "
                         "(published: 500,001).")
     if trends:
-        result.notes.append("Convergence of the pattern metrics that missed their threshold (stated in advance: "
-                            "inconclusive only if the logged median still moves towards the threshold by more than "
-                            "4 SE of its OLS slope): " + "; ".join(trends))
+        result.notes.append("Convergence of the pattern metrics that missed their allowance (stated in advance: "
+                            "inconclusive only if the logged median still moves towards the pattern by more than "
+                            f"{Z:g} SE of its OLS slope): " + "; ".join(trends))

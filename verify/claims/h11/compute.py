@@ -5,5 +5,5 @@ from ...trained import ensemble_arrays, trained_ensemble
 
 
 def compute(p, ctx) -> dict:
-    return {"ensembles": {str(H): ensemble_arrays(trained_ensemble(p.training, p.problem, ctx, n_head=H), ("step",))
+    return {"ensembles": {str(H): ensemble_arrays(trained_ensemble(p.training, p.problem, ctx, n_head=H), ("step", "omega", "dummy"))
                           for H in p.heads}}

@@ -5,7 +5,7 @@ import numpy as np
 
 from ... import style
 from ...stats import wilson
-from .judge import classify, loss_levels
+from .judge import classify, loss_levels, split_frequency
 
 
 def display(data: dict, p, figures) -> list[str]:
@@ -14,7 +14,7 @@ def display(data: dict, p, figures) -> list[str]:
     Hs = list(p.heads)
     ens = {H: data["ensembles"][str(H)] for H in Hs}
     good = {H: classify(ens[H], cut)[0] for H in Hs}
-    fig, axes = style.figure(ncols=2, width=3.8)
+    fig, axes = style.figure(ncols=3, width=3.8)
     x = np.arange(len(Hs))
     fr = np.array([good[H].mean() for H in Hs])
     ci = np.array([wilson(int(good[H].sum()), len(good[H])) for H in Hs])
@@ -40,5 +40,16 @@ def display(data: dict, p, figures) -> list[str]:
     ax.axhline(cut, color="0.5", lw=1, ls="--", label="classification cut")
     ax.set_xticks(range(len(Hs)), [f"H={H}" for H in Hs])
     ax.set_ylabel(f"final risk at L={p.problem.L} (±4 SE)")
+    ax.legend(fontsize=6)
+    ax = axes[0][2]
+    for i, H in enumerate(Hs):
+        if "omega" not in ens[H]["trajectory"]:
+            continue
+        t, f = split_frequency(ens[H]["trajectory"])
+        ax.plot(t, f, color=style.COLORS[i % len(style.COLORS)], lw=1.2, label=f"H={H} (trained, n={len(good[H])})")
+    span = ens[Hs[-1]]["trajectory"]["step"]
+    ax.axvspan(span[0] + (1 - p.trend_window) * (span[-1] - span[0]), span[-1], color="0.93", zorder=0)
+    ax.set(xlabel="Adam step", ylabel="fraction of seeds split", ylim=(0, 1.05))
+    ax.set_title("split frequency over training (shaded: settledness window)", fontsize=7)
     ax.legend(fontsize=6)
     return [style.save(fig, figures("h11_seed_frequency.png"))]

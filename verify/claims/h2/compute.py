@@ -4,7 +4,7 @@ from __future__ import annotations
 from ...trained import ensemble_arrays, trained_ensemble
 
 #: Logged readouts (numerics.training.readouts) the judge needs: per step, per member, per head.
-TRAJECTORY_KEYS = ("step", "omega", "dummy")
+TRAJECTORY_KEYS = ("step", "omega", "dummy", "eta_eff", "loss")
 
 
 def compute(p, ctx) -> dict:

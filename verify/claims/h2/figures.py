@@ -6,16 +6,15 @@ import numpy as np
 
 from numerics.patterns import patterns
 from theory.mean_field import eta_star
-from theory.risks import dgd_step_tolerance
 
 from ... import style
-from .judge import spread_trajectory
+from .judge import approximation_allowance, spread_trajectory
 
 
 def display(data: dict, p, figures) -> list[str]:
     d, L, s2 = p.problem.d, p.problem.L, p.problem.sigma2
     es = eta_star(d=d, L=L, sigma2=s2)
-    tol = dgd_step_tolerance(d=d, L=L, sigma2=s2, excess=p.eta_excess)
+    es_ref = approximation_allowance(d, L, s2)[1]
     Hs = list(p.heads)
     pats = {H: patterns(data["ensembles"][str(H)]["kq"], data["ensembles"][str(H)]["ov"],
                         data["ensembles"][str(H)]["d"]) for H in Hs}
@@ -44,7 +43,7 @@ def display(data: dict, p, figures) -> list[str]:
         ax.plot(np.full(pat.n_member, i) + np.linspace(-0.15, 0.15, pat.n_member), pat.eta_eff, "o", ms=4,
                 color=style.COLORS[0], mfc="none", label="trained, per seed" if i == 0 else None)
     ax.axhline(es, color="k", lw=1.4, label="$\\eta^*=1/(1+cd)$ (theory)")
-    ax.axhspan(es - tol, es + tol, color="0.85", zorder=0, label="tolerance")
+    ax.axhline(es_ref, color="k", lw=1.0, ls=":", label="refined pair optimum (theory)")
     ax.set_xticks(range(len(Hs)), [f"H={H}" for H in Hs])
     ax.set_ylabel("$\\eta_{eff}=\\sum_h\\mu_h\\omega_h$")
     ax.legend(fontsize=6)
