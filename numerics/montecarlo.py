@@ -133,26 +133,24 @@ def reduced_attention_risk(omega, mu, *, d: int, L: int, sigma2: float, n_prompt
                    chunk=chunk_size(d=d, L=L, n_head=omega.size), progress=progress)
 
 
-def variance_reduced_risk(omega, mu, *, d: int, L: int, sigma2: float, n_prompts: int, seed: int,
-                          control_mean: float, device: str = "cpu", chunk: int = 20_000) -> dict[str, float]:
-    r"""Monte Carlo risk of the reduced attention with two exact variance reductions.
+def control_variate_moments(omega, mu, *, d: int, L: int, sigma2: float, n_prompts: int, seed: int,
+                            device: str = "cpu", chunk: int = 20_000) -> dict[str, float]:
+    r"""Raw Monte Carlo ingredients of the variance-reduced risk of the reduced attention (no theory input).
 
     1. Rao-Blackwell: given the covariates the prediction is :math:`\sum_\ell c_\ell y_\ell` with weights
        :math:`c_\ell = \sum_h\mu_h w^h_\ell` that do not depend on :math:`\beta,\epsilon`; averaging the squared
-       error over :math:`\beta\sim\mathcal N(0,I/d)` and the noise gives
-       :math:`\|x_q-\sum_\ell c_\ell x_\ell\|^2/d + \sigma^2(1+\sum_\ell c_\ell^2)` per prompt.
-    2. Control variate: the same quantity for the first-order predictor
-       :math:`c_\ell = \mathbf 1^\top\mu/L + \mu^\top\omega\,(s_\ell-\bar s)/L` (SPEC 3.3), whose mean is known
-       exactly and passed in as ``control_mean`` (:func:`theory.refined.linearized_loss` computes it);
-       the coefficient is fitted on the same draws (bias :math:`O(1/n)`).
+       error over :math:`\beta\sim\mathcal N(0,I/d)` and the noise gives, per prompt,
+       :math:`v = \|x_q-\sum_\ell c_\ell x_\ell\|^2/d + \sigma^2(1+\sum_\ell c_\ell^2)`, an unbiased draw of the risk.
+    2. The same quantity :math:`u` for the first-order predictor
+       :math:`c_\ell = \mathbf 1^\top\mu/L + \mu^\top\omega\,(s_\ell-\bar s)/L` (SPEC 3.3) on the same prompts: a
+       control variate whose exact mean (the risk of mean plus debiased GD, SPEC 3.4) is supplied by the *caller*
+       to :func:`assemble_control_variate`, so the simulation borrows nothing from any theory.
 
-    Returns ``mean, se`` (the estimate), ``rb_mean, rb_se`` (step 1 only), ``cv_mean, cv_se`` (the control
-    variate's own Monte Carlo mean, to be compared with ``cv_exact``) and ``cv_coef``.
+    Returns ``n``, ``v_mean``, ``v_var``, ``u_mean``, ``u_var``, ``uv_cov`` (sample moments, ``ddof=1``).
     """
     omega, mu = check_heads(omega, mu)
     d, L, sigma2 = check_problem(d, L, sigma2)
     n_prompts = check_int("n_prompts", n_prompts, lo=2)
-    exact = check_float("control_mean", control_mean)
     gen = make_generator(seed, device)
     om = torch.as_tensor(omega, dtype=torch.float64, device=device)  # (H,)
     mv = torch.as_tensor(mu, dtype=torch.float64, device=device)  # (H,)
@@ -170,14 +168,45 @@ def variance_reduced_risk(omega, mu, *, d: int, L: int, sigma2: float, n_prompts
                 resid = p.xq - torch.einsum("nl,nld->nd", c, p.x)  # (n, d)
                 out.append(((resid**2).sum(-1) / d + sigma2 * (1 + (c**2).sum(-1))).cpu().numpy())
     v, u = np.concatenate(vs), np.concatenate(us)
-    var_u = float(np.var(u, ddof=1))
-    coef = float(np.cov(v, u)[0, 1] / var_u) if var_u > 0 else 0.0
-    z = v - coef * (u - exact)
-    n = v.size
-    return {"mean": float(z.mean()), "se": float(z.std(ddof=1) / math.sqrt(n)),
-            "rb_mean": float(v.mean()), "rb_se": float(v.std(ddof=1) / math.sqrt(n)),
-            "cv_mean": float(u.mean()), "cv_se": float(math.sqrt(var_u / n)), "cv_exact": exact,
-            "cv_coef": coef}
+    cov = np.cov(v, u)
+    return {"n": int(v.size), "v_mean": float(v.mean()), "v_var": float(cov[0, 0]), "u_mean": float(u.mean()),
+            "u_var": float(cov[1, 1]), "uv_cov": float(cov[0, 1])}
+
+
+def assemble_control_variate(raw: dict, control_mean: float) -> dict[str, float]:
+    r"""The control-variate estimate from :func:`control_variate_moments` and the control's exact mean
+    :math:`m_u`: :math:`\hat R = \bar v - b(\bar u - m_u)` with the fitted :math:`b = \widehat{\rm cov}(v,u)/\widehat{\rm var}(u)`
+    (bias :math:`O(1/n)`), standard error :math:`\sqrt{(\widehat{\rm var}\,v - b^2\widehat{\rm var}\,u)/n}`.
+
+    Returns ``mean, se`` (the estimate), ``rb_mean, rb_se`` (Rao-Blackwell alone), ``cv_mean, cv_se`` (the
+    control's own Monte Carlo mean, to compare with ``cv_exact`` = ``control_mean``), ``cv_coef``. A wrong
+    ``control_mean`` biases the estimate by ``cv_coef`` times its error, and shows as ``cv_mean`` away from
+    ``cv_exact`` by many ``cv_se``."""
+    exact = check_float("control_mean", control_mean)
+    n_raw = raw["n"]
+    n = check_int("raw['n']", int(n_raw) if isinstance(n_raw, float) and n_raw.is_integer() else n_raw, lo=2)
+    var_u, var_v, cov = float(raw["u_var"]), float(raw["v_var"]), float(raw["uv_cov"])
+    coef = cov / var_u if var_u > 0 else 0.0
+    var_z = max(var_v - 2 * coef * cov + coef * coef * var_u, 0.0)
+    return {"mean": float(raw["v_mean"] - coef * (raw["u_mean"] - exact)), "se": math.sqrt(var_z / n),
+            "rb_mean": float(raw["v_mean"]), "rb_se": math.sqrt(var_v / n),
+            "cv_mean": float(raw["u_mean"]), "cv_se": math.sqrt(var_u / n), "cv_exact": exact, "cv_coef": coef}
+
+
+def variance_reduced_risk(omega, mu, *, d: int, L: int, sigma2: float, n_prompts: int, seed: int,
+                          control_mean: float, device: str = "cpu", chunk: int = 20_000) -> dict[str, float]:
+    r"""Monte Carlo risk of the reduced attention with two exact variance reductions:
+    :func:`control_variate_moments` assembled by :func:`assemble_control_variate` with the control's exact mean
+    ``control_mean`` (the risk of mean plus debiased GD; take it from an independent result, e.g.
+    :func:`theory.risks.dgd_risk` plus :math:`(\mathbf 1^\top\mu)^2(1+\sigma^2)/L`, not from the theory under test).
+
+    Returns ``mean, se`` (the estimate), ``rb_mean, rb_se`` (Rao-Blackwell only), ``cv_mean, cv_se`` (the control
+    variate's own Monte Carlo mean, to be compared with ``cv_exact``) and ``cv_coef``.
+    """
+    exact = check_float("control_mean", control_mean)
+    raw = control_variate_moments(omega, mu, d=d, L=L, sigma2=sigma2, n_prompts=n_prompts, seed=seed, device=device,
+                                  chunk=chunk)
+    return assemble_control_variate(raw, exact)
 
 
 def _bar(total: int, enabled: bool):

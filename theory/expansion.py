@@ -38,6 +38,7 @@ __all__ = [
     "softmax_series", "head_output_series", "head_output_coefficients", "multihead_series",
     "pair_output_expr", "pair_output_series", "pair_output_series_general", "identities",
     "head_output_coefficient_fn", "head_output_coefficient", "MAX_COEFFICIENT_ORDER",
+    "pair_gap_order", "first_order_coefficient",
 ]
 
 #: Largest k of the numeric coefficient c_k: its symbolic series is built once per k (~2 s at k = 10, growing fast).
@@ -141,6 +142,34 @@ def multihead_series(n_head: int, order: int) -> tuple[sp.Expr, ...]:
     om, mus = head_symbols(n_head)
     c = head_output_coefficients(order)
     return tuple(sp.expand(sum(mus[h] * c[k] * om[h]**k for h in range(n_head))) for k in range(order + 1))
+
+
+@lru_cache(maxsize=None)
+def pair_gap_order(order: int = 5) -> int:
+    r"""Power of :math:`w` of the leading pointwise gap between a symmetric pair (:math:`\pm w`, :math:`\pm\mu`) at fixed
+    :math:`\eta=2\mu w` and debiased GD, read off the general-L pair series (:func:`pair_output_series_general`):
+    the output is :math:`\sum_k 2\mu c_kw^k = \eta\sum_k c_kw^{k-1}` over the orders :math:`k` whose coefficient is not
+    identically 0; :math:`k=1` is debiased GD, so the gap starts at the next such :math:`k`, power :math:`k-1`
+    (2: the even orders vanish exactly). ``3 <= order <= MAX_COEFFICIENT_ORDER``; raises if no gap term is found
+    up to ``order``."""
+    order = check_int("order", order, lo=3, hi=MAX_COEFFICIENT_ORDER)
+    ser = pair_output_series_general(order)
+    for k in range(2, order + 1):
+        if sp.expand(ser.coeff(omega, k)) != 0:
+            return k - 1
+    raise ArithmeticError(f"the pair series has no term beyond order 1 up to order {order}")
+
+
+def first_order_coefficient(nu0, nu1, mubar1):
+    r"""The theory's first-order coefficient :math:`c_1` of one head's output (SPEC 3.3) from a prompt's raw (uncentred)
+    empirical moments :math:`\nu_0=\bar y`, :math:`\nu_1=\overline{ys}`, :math:`\bar\mu_1=\bar s` (arrays broadcast):
+    :func:`head_output_coefficient_fn` of order 1, i.e. :math:`\nu_1-\nu_0\bar\mu_1 = \frac1L\sum_\ell y_\ell(s_\ell-\bar s)`,
+    the debiased-GD direction. Finite real arrays of one broadcastable shape."""
+    arrs = [np.asarray(a, dtype=np.float64) for a in (nu0, nu1, mubar1)]
+    for name, a in zip(("nu0", "nu1", "mubar1"), arrs):
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"{name} must contain only finite numbers")
+    return np.asarray(head_output_coefficient_fn(1)(*arrs), dtype=np.float64)
 
 
 # ---------------------------------------------------------------- numeric coefficients (for data)

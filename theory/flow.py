@@ -2,9 +2,12 @@ r"""Gradient flow of :math:`\tilde{\mathcal L}` (SPEC 3.2) and its linearisation
 
 :math:`\dot\omega = -\nabla_\omega\tfrac12\tilde{\mathcal L}`, :math:`\dot\mu = -\nabla_\mu\tfrac12\tilde{\mathcal L}`; time is in
 units of the learning rate of plain gradient descent on :math:`\tfrac12\tilde{\mathcal L}` (``t = lr * steps``).
-Closed forms (proved equal to the differentiated loss, :func:`identities`):
+The right-hand side is differentiated from the *derived* loss (:func:`theory.mean_field.approx_loss_expr`, the
+Gaussian integrals), written in :math:`c=(1+\sigma^2)/L` (:func:`derived_loss_in_c`); SPEC 3.2's closed forms
+are a second route, proved equal (:func:`identities`):
 :math:`\dot\mu = \omega-(\omega\omega^\top+cE)\mu`,
 :math:`\dot\omega = \mu-(\mu^\top\omega)\mu-c\,d\,(E\odot\mu\mu^\top)\omega`.
+The numeric right-hand sides take :math:`c` from :func:`flow_coupling` at call time.
 """
 from __future__ import annotations
 
@@ -20,8 +23,8 @@ from .validate import check_int, check_problem, check_vector
 #: beyond it use :func:`flow_rhs_matrix` (numpy, any ``n_head <= MAX_HEADS``).
 MAX_SYMBOLIC_HEADS = 8
 MAX_HEADS = 4096
-from .mean_field import approx_loss_matrix_expr
-from .symbols import L, c, d, head_symbols, lam_flow, sigma2
+from .mean_field import approx_loss_expr
+from .symbols import C_OF, L, c, d, head_symbols, lam_flow, sigma2
 
 
 def _state(n_head: int) -> list[sp.Symbol]:
@@ -30,11 +33,31 @@ def _state(n_head: int) -> list[sp.Symbol]:
 
 
 @lru_cache(maxsize=None)
-def flow_expr(n_head: int) -> sp.Matrix:
-    r"""Right-hand side :math:`-\tfrac12\nabla\tilde{\mathcal L}` as a column, state ``(omega_1..H, mu_1..H)``; ``c`` symbolic."""
+def derived_loss_in_c(n_head: int) -> sp.Expr:
+    r"""The derived :math:`\tilde{\mathcal L}` (:func:`theory.mean_field.approx_loss_expr`) with
+    :math:`\sigma^2 = cL-1`, i.e. in the symbol ``c`` (SPEC 3: :math:`c=(1+\sigma^2)/L`); only its constant keeps ``L``."""
     n_head = check_int("n_head", n_head, lo=1)
-    loss = approx_loss_matrix_expr(n_head)
+    return sp.expand(approx_loss_expr(n_head).subs(sigma2, c * L - 1))
+
+
+@lru_cache(maxsize=None)
+def flow_expr(n_head: int) -> sp.Matrix:
+    r"""Right-hand side :math:`-\tfrac12\nabla\tilde{\mathcal L}` of the derived loss as a column, state
+    ``(omega_1..H, mu_1..H)``, in ``c`` and ``d``."""
+    loss = derived_loss_in_c(check_int("n_head", n_head, lo=1))
     return sp.Matrix([-sp.diff(loss, v) / 2 for v in _state(n_head)])
+
+
+@lru_cache(maxsize=None)
+def _coupling_fn():
+    return sp.lambdify((L, sigma2), C_OF.rhs, "math")
+
+
+def flow_coupling(L: int, sigma2: float) -> float:
+    r""":math:`c=(1+\sigma^2)/L` (SPEC 3's definition, :data:`theory.symbols.C_OF`), the coupling every numeric
+    right-hand side of this module uses (looked up at call time)."""
+    _, L, sigma2 = check_problem(1, L, sigma2)
+    return float(_coupling_fn()(L, sigma2))
 
 
 def flow_closed_form_expr(n_head: int) -> sp.Matrix:
@@ -60,7 +83,7 @@ def linearisation_expr(n_head: int) -> dict:
     state = _state(n_head)
     J = flow_expr(n_head).jacobian(state).subs({v: 0 for v in state})
     H = sp.Integer(n_head)
-    lam_common = sp.solve(lam_flow**2 + c * H * lam_flow - 1, lam_flow)
+    lam_common = list(sp.roots(sp.Poly(lam_flow**2 + c * H * lam_flow - 1, lam_flow)))   # no sympy.solve
     return {"jacobian": sp.simplify(J), "eigenvalues": sp.simplify(J).eigenvals(),
             "common_mode": sorted(lam_common, key=lambda e: sp.sign(e.subs(c, sp.Rational(1, 10))))}
 
@@ -78,7 +101,7 @@ def common_mode_rates(n_head: int, *, d: int, L: int, sigma2: float) -> tuple[fl
     """
     n_head = check_int("n_head", n_head, lo=1, hi=MAX_HEADS)
     d, L, sigma2 = check_problem(d, L, sigma2)
-    ch = (1 + sigma2) / L * n_head
+    ch = flow_coupling(L, sigma2) * n_head
     root = float(np.sqrt(ch * ch + 4.0))
     return float(-(ch + root) / 2), float(2.0 / (ch + root))
 
@@ -107,22 +130,25 @@ def identities(n_heads: tuple[int, ...] = (1, 2, 3)) -> dict[str, sp.Expr]:
 @lru_cache(maxsize=None)
 def _lambdified(n_head: int):
     state = _state(n_head)
-    rhs = flow_expr(n_head).subs(c, (1 + sigma2) / L)
+    rhs = flow_expr(n_head)
     jac = rhs.jacobian(state)
-    f = sp.lambdify([state, d, L, sigma2], list(rhs), "numpy", cse=True)
-    j = sp.lambdify([state, d, L, sigma2], jac, "numpy", cse=True)
+    f = sp.lambdify([state, d, c], list(rhs), "numpy", cse=True)
+    j = sp.lambdify([state, d, c], jac, "numpy", cse=True)
     return f, j
 
 
 def _guarded(fn, n_head: int, d, L, sigma2, what: str):
-    r"""``fn(y, d, L, sigma2)`` as ``f(t, y)``; ``y`` must be ``2 * n_head`` finite reals, and a result outside float64
-    (:math:`e^{d\omega_h\omega_{h'}}` overflows for :math:`d\omega^2 \gtrsim 709`) raises instead of returning inf/NaN."""
+    r"""``fn(y, d, c)`` as ``f(t, y)`` with ``c = flow_coupling(L, sigma2)``; ``y`` must be ``2 * n_head`` finite
+    reals, and a result outside float64 (:math:`e^{d\omega_h\omega_{h'}}` overflows for :math:`d\omega^2 \gtrsim 709`)
+    raises instead of returning inf/NaN."""
+    cc = flow_coupling(L, sigma2)
+
     def f(t, y):
         arr = y if isinstance(y, np.ndarray) and y.dtype == np.float64 else None      # the ODE solvers' case
         if arr is None or arr.shape != (2 * n_head,) or not np.all(np.isfinite(arr)):
             arr = check_vector("y", y, length=2 * n_head)
         with np.errstate(over="ignore", invalid="ignore"):
-            out = np.asarray(fn(arr, d, L, sigma2), dtype=float)
+            out = np.asarray(fn(arr, d, cc), dtype=float)
         if not np.all(np.isfinite(out)):
             with np.errstate(over="ignore"):
                 top = d * float(np.max(arr[:n_head] ** 2))
@@ -157,9 +183,8 @@ def flow_rhs_matrix(n_head: int, *, d: int, L: int, sigma2: float) -> Callable[[
     Domain: ``1 <= n_head <= MAX_HEADS``, otherwise as :func:`flow_rhs`."""
     n_head = check_int("n_head", n_head, lo=1, hi=MAX_HEADS)
     d, L, sigma2 = check_problem(d, L, sigma2)
-    cc = (1 + sigma2) / L
 
-    def rhs(y, d, L, sigma2):
+    def rhs(y, d, cc):
         om, mu = y[:n_head], y[n_head:]
         E = np.exp(d * np.outer(om, om))
         mu_dot = om - om * (om @ mu) - cc * E @ mu

@@ -94,6 +94,25 @@ def approx_loss_matrix_expr(n_head: int) -> sp.Expr:
 
 
 @lru_cache(maxsize=None)
+def approx_loss_c_expr(n_head: int) -> sp.Expr:
+    r"""The derived :func:`approx_loss_expr` with its :math:`1/L` part written in :math:`c=(1+\sigma^2)/L` (SPEC 3):
+    :math:`1+\sigma^2` plus the rest with :math:`\sigma^2=cL-1`. Every consequence below (:math:`\mu^*`, small-:math:`\omega`
+    form, pair form, single head) and the flow (:mod:`theory.flow`) start from it, not from the typed matrix form
+    :func:`approx_loss_matrix_expr` (which :func:`identities` proves equal)."""
+    rest = sp.expand((approx_loss_expr(n_head) - 1 - sigma2).subs(sigma2, c * L - 1))
+    if rest.has(L):
+        raise ArithmeticError(f"the derived loss for {n_head} heads is not a function of c = (1+sigma2)/L: {rest}")
+    return 1 + sigma2 + rest
+
+
+def _linear_solution(eqs, unknowns) -> dict:
+    """The unique solution of equations linear in ``unknowns`` (Gaussian elimination; no ``sympy.solve``)."""
+    A, b = sp.linear_eq_to_matrix([sp.expand(e) for e in eqs], list(unknowns))
+    sol = A.LUsolve(b)
+    return {x: sp.simplify(sol[i]) for i, x in enumerate(unknowns)}
+
+
+@lru_cache(maxsize=None)
 def _kernels():
     b = sp.lambdify((omega, d), cross_term_expr(), "numpy")
     a = sp.lambdify((omega, omega_p, d, L, sigma2), pair_term_expr(), "numpy")
@@ -105,8 +124,8 @@ def _kernels():
 def optimal_mu_expr(n_head: int) -> sp.Matrix:
     r""":math:`\mu^*` solving :math:`\nabla_\mu\tilde{\mathcal L}=0` symbolically (small ``n_head`` only)."""
     _, mu_h = head_symbols(n_head)
-    loss = approx_loss_matrix_expr(n_head)
-    sol = sp.solve([sp.diff(loss, x) for x in mu_h], mu_h, dict=True)[0]
+    loss = approx_loss_c_expr(n_head)
+    sol = _linear_solution([sp.diff(loss, x) for x in mu_h], mu_h)
     return sp.Matrix([sol[x] for x in mu_h])
 
 
@@ -117,7 +136,7 @@ def small_omega_loss_expr(n_head: int) -> sp.Expr:
     :math:`1+\sigma^2-2\mu^\top\omega+(1+cd)(\mu^\top\omega)^2+c(\mathbf 1^\top\mu)^2`."""
     om_h, mu_h = head_symbols(n_head)
     e = e_scale
-    scaled = approx_loss_matrix_expr(n_head).subs({o: e * o for o in om_h}, simultaneous=True)
+    scaled = approx_loss_c_expr(n_head).subs({o: e * o for o in om_h}, simultaneous=True)
     scaled = scaled.subs({x: x / e for x in mu_h}, simultaneous=True)  # mu omega held fixed
     # omega -> e*omega, mu -> mu/e keeps mu_h*omega_h fixed; truncating at O(e^2) keeps exactly the
     # terms up to E = 1 + d*omega*omega' (c*(1^T mu)^2 appears at order e^-2, the rest at e^0).
@@ -127,13 +146,22 @@ def small_omega_loss_expr(n_head: int) -> sp.Expr:
 
 @lru_cache(maxsize=None)
 def small_omega_optimum_expr() -> dict[str, sp.Expr]:
-    r"""Minimise the small-:math:`\omega` form over :math:`u=\mu^\top\omega` and :math:`v=\mathbf 1^\top\mu`.
+    r"""Minimise the small-:math:`\omega` form over :math:`u=\mu^\top\omega` and :math:`v=\mathbf 1^\top\mu`: the derived
+    form (:func:`small_omega_loss_expr` of two heads) is rewritten in :math:`(u, v)` (it must not depend on anything
+    else) and its stationary point solved as a linear system.
 
     Returns ``{"u": eta*, "v": 0, "loss": infimum}``: zero-sum :math:`v=0`, :math:`\eta^*=1/(1+cd)`,
     infimum :math:`1+\sigma^2-1/(1+cd)`.
     """
-    loss = 1 + sigma2 - 2 * u + (1 + c * d) * u**2 + c * v**2
-    sol = sp.solve([sp.diff(loss, u), sp.diff(loss, v)], [u, v], dict=True)[0]
+    om_h, mu_h = head_symbols(2)
+    form = small_omega_loss_expr(2)
+    # the derived form depends on (omega, mu) only through u = mu^T omega and v = 1^T mu: rewrite it so
+    loss = sp.expand(form.subs({mu_h[0]: (u - v * om_h[1]) / (om_h[0] - om_h[1]),
+                                mu_h[1]: (v * om_h[0] - u) / (om_h[0] - om_h[1])}, simultaneous=True))
+    loss = sp.simplify(loss)
+    if loss.has(*om_h):
+        raise ArithmeticError(f"the small-omega form is not a function of u = mu^T omega, v = 1^T mu: {loss}")
+    sol = _linear_solution([sp.diff(loss, u), sp.diff(loss, v)], [u, v])
     return {"u": sol[u], "v": sol[v], "loss": sp.simplify(loss.subs(sol))}
 
 
@@ -152,8 +180,8 @@ def pair_loss_expr() -> dict[str, sp.Expr]:
     assembled by hand and proved equal to what ``solve`` returns (raises if not).
     """
     om_h, mu_h = head_symbols(2)
-    loss = approx_loss_matrix_expr(2).subs({om_h[0]: w, om_h[1]: -w, mu_h[0]: m, mu_h[1]: -m}, simultaneous=True)
-    m_raw = sp.solve(sp.diff(loss, m), m)[0]
+    loss = approx_loss_c_expr(2).subs({om_h[0]: w, om_h[1]: -w, mu_h[0]: m, mu_h[1]: -m}, simultaneous=True)
+    m_raw = _linear_solution([sp.diff(loss, m)], [m])[m]
     profile_raw = loss.subs(m, m_raw)
     sh = sp.sinh(d * w**2)
     m_star = w / (2 * (w**2 + c * sh))
@@ -187,8 +215,17 @@ def single_head_optimum_expr() -> dict[str, sp.Expr]:
     Returns ``omega2`` :math:`=1/d`, ``mu`` :math:`=\sqrt d/(1+e\,c\,d)`, ``loss`` :math:`=1+\sigma^2-1/(1+e\,cd)`.
     """
     x, om = x_pos, omega_pos
-    profile = 1 + sigma2 - om**2 / (om**2 + c * sp.exp(d * om**2))
-    x_star = sp.solve(sp.diff(profile.subs(om, sp.sqrt(x)), x), x)[0]
+    (om1,), (mu1,) = head_symbols(1)
+    loss = approx_loss_c_expr(1)
+    mu_star = _linear_solution([sp.diff(loss, mu1)], [mu1])[mu1]
+    profile = sp.simplify(loss.subs(mu1, mu_star).subs(om1, om))          # derived: 1+s2 - om^2/(om^2 + c e^(d om^2))
+    # stationary point in x = omega^2: the numerator of d profile/dx is e^(dx) times a polynomial in x
+    numer = sp.numer(sp.together(sp.diff(profile.subs(om, sp.sqrt(x)), x)))
+    poly = sp.Poly(sp.simplify(sp.powsimp(sp.expand(numer) * sp.exp(-d * x))), x)
+    roots = [r for r in sp.roots(poly, x) if r != 0]
+    if len(roots) != 1:
+        raise ArithmeticError(f"single head: expected one stationary omega^2, got {roots}")
+    x_star = roots[0]
     om_star = sp.sqrt(x_star)
     mu_star = sp.simplify(om_star / (om_star**2 + c * sp.exp(d * om_star**2)))
     return {"omega2": x_star, "mu": mu_star, "loss": sp.simplify(profile.subs(om, om_star))}

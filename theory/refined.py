@@ -54,12 +54,27 @@ from .delta_method import (Feature, chi2_average, chi2_mgf_expr, chi2_moment_exp
                            score_moment_expr)
 # the numeric evaluation lives in its own module; re-exported here (public API: theory.refined.<name>)
 from .refined_eval import (DEFAULT_ORDER, ORDERS, exact_loss_interval, expansion_parameter,  # noqa: F401
-                           linearized_loss, max_mgf_exponent, refined_loss, refined_loss_grad,
-                           truncation_error_estimate)
-from .symbols import (D, D_a, D_b, L, M, N, N_a, N_b, alpha, d, eta, head_mean_symbols, head_symbols, m_1, m_2,
-                      omega_a, omega_b, overlap_symbol, q, sigma2, w_pos)
+                           linearized_loss, max_mgf_exponent, refined_loss, refined_loss_grad, residual_variance,
+                           truncation_allowance, truncation_error_estimate)
+from .symbols import (D, D_a, D_b, L, M, N, N_a, N_b, alpha, d, eta, head_mean_symbols, head_symbols, lam, m_1,
+                      m_2, omega_a, omega_b, overlap_symbol, q, sigma2, tau2, w_pos)
 
 eta_sym = eta  # the linearised predictor's step mu^T omega (the name this module used before)
+
+
+@lru_cache(maxsize=None)
+def residual_variance_expr() -> sp.Expr:
+    r""":math:`\bar\tau^2 = \mathbb E r_\ell^2`, the variance of the part of a label the scores do not explain, derived
+    once from the data model (SPEC 1.1) and used by every formula of this module (symbol ``tau2`` of
+    :mod:`theory.symbols` until assembled).
+
+    :math:`r_\ell = \beta^\top x_\ell^\perp + \epsilon_\ell` with :math:`x_\ell^\perp = x_\ell - (s_\ell/q)x_q`; given the
+    covariates :math:`\mathbb E_\beta(\beta^\top x^\perp)^2 = \|x^\perp\|^2/d` and
+    :math:`\|x^\perp\|^2 = \|x\|^2 - s^2/q`, so :math:`\bar\tau^2 = (\mathbb E\|x\|^2 - \mathbb E[s^2\mid q]/q)/d + \sigma^2`
+    with :math:`\mathbb E\|x\|^2 = d` (identity covariance) and :math:`\mathbb E[s^2\mid q]` the Gaussian integral of
+    :func:`score_moment_expr` at :math:`\lambda=0`. Result: :math:`(d-1)/d+\sigma^2`."""
+    second = score_moment_expr(2).subs(lam, 0)          # E[s^2 | q] = q
+    return sp.simplify((d - second / q) / d + sigma2)
 
 
 def _head_features(om) -> list[Feature]:
@@ -96,14 +111,14 @@ def conditional_loss_expr(n_head: int, order: int = DEFAULT_ORDER) -> sp.Expr:
     :math:`q\sim\chi^2_d` (the exact reduction of the module docstring, pieces expanded by the delta method)."""
     omega, mu = head_symbols(check_int("n_head", n_head, lo=1))
     m1, m2, ov = softmax_mean_expr(order), softmax_product_expr(order), weight_overlap_expr(order)
-    tau2 = (d - 1) / d + sigma2
+    t2 = residual_variance_expr()
     out = q / d
     for h in range(n_head):
         out -= 2 * mu[h] * m1.subs(omega_a, omega[h]) / d
         for k in range(n_head):
             sub = {omega_a: omega[h], omega_b: omega[k]}
             out += mu[h] * mu[k] * (m2.subs(sub, simultaneous=True) / (d * q)
-                                    + tau2 / L * ov.subs(sub, simultaneous=True))
+                                    + t2 / L * ov.subs(sub, simultaneous=True))
     return out
 
 
@@ -128,7 +143,14 @@ def refined_kernels_expr(order: int = DEFAULT_ORDER) -> tuple[sp.Expr, sp.Expr]:
     (the ``q**2/(dq)`` term averages to the ``1``). ``order`` in (1, 2, 3) is the kept power of :math:`1/L`.
     """
     order = check_int("order", order, lo=1, hi=max(ORDERS))
-    tau2 = (d - 1) / d + sigma2
+    beta, gamma = _kernels_in_tau2(order)
+    return beta, gamma.subs(tau2, residual_variance_expr())
+
+
+@lru_cache(maxsize=None)
+def _kernels_in_tau2(order: int) -> tuple[sp.Expr, sp.Expr]:
+    """:func:`refined_kernels_expr` with :math:`\bar\tau^2` left as the symbol ``tau2`` (the numeric kernels take
+    it as an argument, evaluated from :func:`residual_variance_expr`)."""
     beta = chi2_average(softmax_mean_expr(order) / d)
     gamma = chi2_average(sp.expand(softmax_product_expr(order) / (d * q))) \
         + tau2 / L * chi2_average(weight_overlap_expr(order))
@@ -166,8 +188,7 @@ def refined_loss_raw_expr(n_head: int, order: int = DEFAULT_ORDER) -> sp.Expr:
     dfeats = [_head_features(omega[h])[1] for h in range(n_head)]
     overlap = sum((1 if h == k else 2) * mu[h] * mu[k] * ms[(h, k)] / (ds[h] * ds[k]) for h, k in pairs)
     over = delta_expectation(overlap, [ms[p] for p in pairs] + list(ds), mfeats + dfeats, order=order - 1)
-    tau2 = (d - 1) / d + sigma2
-    return sigma2 + chi2_average(sp.expand(fit / (d * q))) + tau2 / L * chi2_average(over)
+    return sigma2 + chi2_average(sp.expand(fit / (d * q))) + residual_variance_expr() / L * chi2_average(over)
 
 
 # ---------------------------------------------------------------- a second exact route: the linearised predictor
@@ -188,22 +209,29 @@ def linearized_loss_expr() -> sp.Expr:
     pred = alpha * m1 + eta * (m2 - m1**2)
     fit = delta_expectation(sp.expand((q - pred)**2), [m1, m2], feats, order=3)
     sq = delta_expectation(alpha**2 / L + eta**2 * (m2 - m1**2) / L, [m1, m2], feats, order=3)
-    tau2 = (d - 1) / d + sigma2
-    return sp.factor(sp.expand(sigma2 + chi2_average(sp.expand(fit / (d * q))) + tau2 * chi2_average(sq)), eta)
+    return sp.factor(sp.expand(sigma2 + chi2_average(sp.expand(fit / (d * q)))
+                               + residual_variance_expr() * chi2_average(sq)), eta)
 
 
 # ---------------------------------------------------------------- lambdified once (used by theory.refined_eval)
 @lru_cache(maxsize=None)
 def _kernel_fns(order: int):
-    beta, gamma = refined_kernels_expr(order)
-    args_a = (omega_a, d, L, sigma2)
-    args_ab = (omega_a, omega_b, d, L, sigma2)
-    fns = [sp.lambdify(args_a, beta, "numpy", cse=True),
-           sp.lambdify(args_ab, gamma, "numpy", cse=True),
-           sp.lambdify(args_a, sp.diff(beta, omega_a), "numpy", cse=True),
-           sp.lambdify(args_ab, sp.diff(gamma, omega_a), "numpy", cse=True)]
+    """``[beta, Gamma]`` lambdified in ``(omega.., d, L, sigma2, tau2)`` (tau2 = :func:`residual_variance_expr`,
+    evaluated by the caller) and the MGF exponents."""
+    beta, gamma = _kernels_in_tau2(order)
+    fns = [sp.lambdify((omega_a, d, L, sigma2, tau2), beta, "numpy", cse=True),
+           sp.lambdify((omega_a, omega_b, d, L, sigma2, tau2), gamma, "numpy", cse=True)]
     exps = sp.lambdify((omega_a, omega_b), list(mgf_exponents_expr(order)), "numpy")
     return fns, exps
+
+
+@lru_cache(maxsize=None)
+def _kernel_grad_fns(order: int):
+    """``[dbeta/domega_a, dGamma/domega_a]``, same arguments as :func:`_kernel_fns` (built only when a gradient is
+    asked for)."""
+    beta, gamma = _kernels_in_tau2(order)
+    return [sp.lambdify((omega_a, d, L, sigma2, tau2), sp.diff(beta, omega_a), "numpy", cse=True),
+            sp.lambdify((omega_a, omega_b, d, L, sigma2, tau2), sp.diff(gamma, omega_a), "numpy", cse=True)]
 
 
 @lru_cache(maxsize=None)
@@ -211,6 +239,11 @@ def _worst_coefficient(order: int) -> float:
     """:math:`k` with every exponent :math:`\\le k\\max_h\\omega_h^2` (attained at :math:`\\omega_a=\\omega_b`)."""
     return float(max(sp.Poly(e.subs(omega_b, omega_a), omega_a).coeff_monomial(omega_a**2)
                      for e in mgf_exponents_expr(order)))
+
+
+@lru_cache(maxsize=None)
+def _residual_variance_fn():
+    return sp.lambdify((d, sigma2), residual_variance_expr(), "math")
 
 
 @lru_cache(maxsize=None)
@@ -232,6 +265,7 @@ def identities() -> dict[str, sp.Expr]:
       and misses exactly :math:`d(1+\sigma^2)\eta^2/L^2` at order 1;
     * ``linearized_is_dgd_plus_mean``: :func:`linearized_loss_expr` = the Wick-derived debiased-GD risk
       (:func:`theory.risks.dgd_risk_expr`, a second route) plus :math:`\alpha^2(1+\sigma^2)/L`;
+    * ``residual_variance``: the derived :math:`\bar\tau^2` (:func:`residual_variance_expr`) is :math:`(d-1)/d+\sigma^2`;
     * ``first_order_beta`` / ``first_order_gamma``: the order-1 kernels in closed form,
       :math:`\beta=\omega[1-(1-2\omega^2)^{-d/2-1}/L]` and :math:`\Gamma=\omega\omega'+\frac{1+\sigma^2}L(1-2\omega\omega')^{-d/2}+\frac{\omega\omega'}L(p(\omega\omega')-p(\omega^2)-p(\omega'^2))`,
       :math:`p(x)=(1-2x)^{-d/2-1}`.
@@ -258,6 +292,7 @@ def identities() -> dict[str, sp.Expr]:
     out["first_order_beta"] = beta - a * (1 - p(a**2) / L)
     out["first_order_gamma"] = gamma - (a * b + (1 + sigma2) / L * (1 - 2 * a * b) ** (-d / 2)
                                         + a * b / L * (p(a * b) - p(a**2) - p(b**2)))
+    out["residual_variance"] = residual_variance_expr() - ((d - 1) / d + sigma2)
     return out
 
 
@@ -265,6 +300,8 @@ __all__ = ["DEFAULT_ORDER", "ORDERS", "chi2_average", "chi2_mgf_expr", "chi2_mom
            "delta_expectation", "identities",
            "expansion_parameter", "linearized_loss", "linearized_loss_expr", "max_mgf_exponent",
            "mgf_exponents_expr", "refined_kernels_expr", "refined_loss", "refined_loss_expr",
-           "refined_loss_grad", "refined_loss_raw_expr", "sample_mean_central_moment", "score_mgf_expr",
-           "score_moment_expr", "softmax_mean_expr", "softmax_product_expr", "truncation_error_estimate",
+           "refined_loss_grad", "refined_loss_raw_expr", "residual_variance", "residual_variance_expr",
+           "sample_mean_central_moment", "score_mgf_expr",
+           "score_moment_expr", "softmax_mean_expr", "softmax_product_expr", "truncation_allowance",
+           "truncation_error_estimate",
            "weight_overlap_expr"]

@@ -21,6 +21,21 @@ def _kernel_fns(order: int):
     return fns(order)
 
 
+def _kernel_grad_fns(order: int):
+    from .refined import _kernel_grad_fns as fns
+
+    return fns(order)
+
+
+def residual_variance(d: int, sigma2: float) -> float:
+    r""":math:`\bar\tau^2 = (d-1)/d+\sigma^2`, the label variance the scores do not explain, evaluated from its one
+    derivation (:func:`theory.refined.residual_variance_expr`). Every numeric refined kernel takes it from here."""
+    from .refined import _residual_variance_fn
+
+    d, _, sigma2 = check_problem(d, 2, sigma2)
+    return float(_residual_variance_fn()(d, sigma2))
+
+
 def _worst_coefficient(order: int) -> float:
     from .refined import _worst_coefficient as worst
 
@@ -88,6 +103,39 @@ def truncation_error_estimate(omega, mu, *, d: int, L: int, sigma2: float) -> fl
     domain and overflow errors as :func:`refined_loss`."""
     kw = {"d": d, "L": L, "sigma2": sigma2, "check_regime": False}
     return abs(refined_loss(omega, mu, order=2, **kw) - refined_loss(omega, mu, order=1, **kw))
+
+
+def truncation_allowance(omega, mu, *, d: int, L: int, sigma2: float, order: int = DEFAULT_ORDER) -> float:
+    r"""An allowance for the error of the refined form truncated at :math:`O(L^{-\text{order}})` (``order`` 1 or 2),
+    from the series itself: with :math:`t_k = \mathcal L^{(k)}_{\rm ref}-\mathcal L^{(k-1)}_{\rm ref}` the
+    :math:`L^{-k}` term, the first dropped term :math:`t_{\rm order+1}` is computed and the rest bounded as a
+    geometric tail with the observed ratio :math:`\rho = |t_{\rm order+1}/t_{\rm order}|`:
+
+    .. math:: |\mathcal L - \mathcal L^{(\rm order)}_{\rm ref}| \lesssim |t_{\rm order+1}|/(1-\rho),\qquad \rho<1.
+
+    Returns ``inf`` where the series gives no such bound (:math:`\rho\ge1`: the terms do not decrease, the series has
+    broken down; or the next order's :math:`\chi^2` average diverges, every MGF exponent must be < 1/2). For a 1/L
+    series :math:`\rho = O(\epsilon)` (:func:`expansion_parameter`), so the allowance is :math:`O(L^{-\text{order}-1})`.
+    Domain as :func:`refined_loss`; ``order`` in (1, 2) (the next order must exist in ``ORDERS``)."""
+    order = check_int("order", order, lo=1, hi=max(ORDERS) - 1)
+    kw = {"d": d, "L": L, "sigma2": sigma2, "check_regime": False}
+    this = refined_loss(omega, mu, order=order, **kw)
+    prev = refined_loss(omega, mu, order=order - 1, **kw) if order > 1 else _order0_loss(omega, mu, sigma2)
+    try:
+        nxt = refined_loss(omega, mu, order=order + 1, **kw)
+    except ValueError:                    # next order's chi^2 average diverges (or overflows): no bound
+        return math.inf
+    last, dropped = abs(this - prev), abs(nxt - this)
+    if not dropped < last:
+        return math.inf
+    return float(dropped / (1 - dropped / last))
+
+
+def _order0_loss(omega, mu, sigma2) -> float:
+    r"""The L -> infinity limit of the refined form: :math:`1+\sigma^2-2\mu^\top\omega+(\mu^\top\omega)^2`."""
+    omega, mu = check_heads(omega, mu)
+    e = float(mu @ omega)
+    return float(1 + sigma2 - 2 * e + e * e)
 
 
 def refined_loss(omega, mu, *, d: int, L: int, sigma2: float, order: int = DEFAULT_ORDER,
@@ -158,8 +206,9 @@ def refined_loss_grad(omega, mu, *, d: int, L: int, sigma2: float, order: int = 
     beta, gamma = _kernel_values(fns, omega, d, L, sigma2)
     h = omega.size
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        dbeta = np.broadcast_to(np.asarray(fns[2](omega, d, L, sigma2), dtype=float), (h,))
-        dgamma = np.broadcast_to(np.asarray(fns[3](omega[:, None], omega[None, :], d, L, sigma2), dtype=float),
+        gfns, t2 = _kernel_grad_fns(order), residual_variance(d, sigma2)
+        dbeta = np.broadcast_to(np.asarray(gfns[0](omega, d, L, sigma2, t2), dtype=float), (h,))
+        dgamma = np.broadcast_to(np.asarray(gfns[1](omega[:, None], omega[None, :], d, L, sigma2, t2), dtype=float),
                                  (h, h))
         g_mu = -2 * beta + 2 * gamma @ mu
         g_omega = -2 * mu * dbeta + 2 * mu * (dgamma @ mu)
@@ -178,9 +227,9 @@ def _kernel_values(fns, omega, d, L, sigma2):
 
 
 def _raw_kernel_values(fns, omega, d, L, sigma2):
-    h = omega.size
-    beta = np.broadcast_to(np.asarray(fns[0](omega, d, L, sigma2), dtype=float), (h,))
-    gamma = np.broadcast_to(np.asarray(fns[1](omega[:, None], omega[None, :], d, L, sigma2), dtype=float), (h, h))
+    h, t2 = omega.size, residual_variance(d, sigma2)
+    beta = np.broadcast_to(np.asarray(fns[0](omega, d, L, sigma2, t2), dtype=float), (h,))
+    gamma = np.broadcast_to(np.asarray(fns[1](omega[:, None], omega[None, :], d, L, sigma2, t2), dtype=float), (h, h))
     return beta, gamma  # (H,), (H, H)
 
 

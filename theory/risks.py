@@ -26,7 +26,7 @@ from .wick import IndexSum, dot, gaussian_expectation, index_sum_expectation  # 
 
 __all__ = [
     "gaussian_expectation", "index_sum_expectation",
-    "gd_risk_expr", "dgd_risk_expr", "gd_optimal_step_expr", "dgd_optimal_step_expr",
+    "gd_risk_expr", "dgd_risk_expr", "centred_gd_risk_expr", "gd_optimal_step_expr", "dgd_optimal_step_expr",
     "gd_optimal_risk_expr", "dgd_optimal_risk_expr", "dgd_risk_curvature_expr", "dgd_effective_length_expr",
     "gd_risk", "dgd_risk", "gd_optimal_step", "dgd_optimal_step", "dgd_step_tolerance",
     "dgd_effective_length", "dgd_effective_length_slope",
@@ -57,10 +57,15 @@ def _gd_prediction() -> IndexSum:
     return IndexSum([(eta / L, 1, lambda a: _y(a) * dot(wick_vector(a), XQ))])
 
 
-def _dgd_prediction() -> IndexSum:
-    # SPEC 2.4: eta/L sum_a y_a (x_a - xbar)^T x_q, xbar = (1/L) sum_b x_b
+def _centred_prediction(centring: sp.Expr) -> IndexSum:
+    # eta/L sum_a y_a x_a^T x_q - eta * centring * sum_{a,b} y_a x_b^T x_q
     return IndexSum([(eta / L, 1, lambda a: _y(a) * dot(wick_vector(a), XQ)),
-                     (-eta / L**2, 2, lambda a, b: _y(a) * dot(wick_vector(b), XQ))])
+                     (-eta * centring, 2, lambda a, b: _y(a) * dot(wick_vector(b), XQ))])
+
+
+def _dgd_prediction() -> IndexSum:
+    # SPEC 2.4: eta/L sum_a y_a (x_a - xbar)^T x_q, xbar = (1/L) sum_b x_b: centring 1/L^2
+    return _centred_prediction(1 / L**2)
 
 
 def _risk(pred: IndexSum) -> sp.Expr:
@@ -84,6 +89,17 @@ def dgd_risk_expr() -> sp.Expr:
 def _argmin(r: sp.Expr) -> sp.Expr:
     (sol,) = sp.solve(sp.diff(r, eta), eta)     # R is a convex quadratic in eta (leading coeff > 0)
     return sp.factor(sol)
+
+
+def centred_gd_risk_expr(centring: sp.Expr) -> sp.Expr:
+    r"""Risk of :math:`\hat y = \frac\eta L\sum_a y_a x_a^\top x_q - \eta\,c\sum_{a,b} y_a x_b^\top x_q` for a centring
+    coefficient :math:`c` (a sympy expression in ``L``), derived by Wick like :func:`dgd_risk_expr`.
+
+    :math:`c = 1/L^2` is debiased GD (SPEC 2.4) and :math:`c = 0` plain GD; other values are the neighbouring
+    (wrong) centrings a referee might try, e.g. :math:`1/(L(L-1))` (H6's and H8's power tables). Exact for every
+    ``d >= 1``, ``L >= 2``; a fresh derivation (about a second), not cached.
+    """
+    return _risk(_centred_prediction(sp.sympify(centring)))
 
 
 @lru_cache(maxsize=None)
@@ -120,8 +136,12 @@ def dgd_risk_curvature_expr() -> sp.Expr:
 
 @lru_cache(maxsize=None)
 def dgd_effective_length_expr() -> sp.Expr:
-    r""":math:`L_{\rm eff}(R)` solving :math:`R^*_{\rm DGD}(L_{\rm eff}) = R` (continuous :math:`L`), solved once by sympy:
-    :math:`L_{\rm eff} = \frac{d+1+d\sigma^2}{R-\sigma^2} - d - d\sigma^2`, in the symbol ``R`` (:data:`theory.symbols.risk`)."""
+    r""":math:`L_{\rm eff}(R)` solving :math:`R^*_{\rm DGD}(L_{\rm eff}) = R` (continuous :math:`L`), solved by sympy:
+    :math:`L_{\rm eff} = \frac{d+1+d\sigma^2}{R-\sigma^2} - d - d\sigma^2`, in the symbol ``R`` (:data:`theory.symbols.risk`).
+
+    Only :func:`identities` and the tests call this solve; the numeric :func:`dgd_effective_length` evaluates the
+    cancellation-free form of :func:`_stable_effective_length`, proved to invert the derived optimal risk by
+    substitution (``dgd_effective_length_inverts``), so no claim runs a sympy ``solve``."""
     (sol,) = sp.solve(sp.Eq(dgd_optimal_risk_expr(), risk), L)
     return sol
 
@@ -144,44 +164,41 @@ def dgd_optimal_risk_proportional_expr() -> sp.Expr:
     return _proportional_limit(dgd_optimal_risk_expr())
 
 
-# ---------------------------------------------------------------- numeric (lambdified once)
+# ---------------------------------------------------------------- numeric (lambdified once, each on first use)
+_ARGS = (d, L, sigma2, eta)
+
+
 @lru_cache(maxsize=None)
-def _numeric():
-    args = (d, L, sigma2, eta)
-    return {
-        "gd": sp.lambdify(args, gd_risk_expr(), "math"),
-        "dgd": sp.lambdify(args, dgd_risk_expr(), "math"),
-        "gd_step": sp.lambdify(args[:3], gd_optimal_step_expr(), "math"),
-        "dgd_step": sp.lambdify(args[:3], dgd_optimal_step_expr(), "math"),
+def _fn(name: str):
+    """The lambdified form ``name`` (each derived and lambdified on its first use only, so a claim that needs
+    one closed form never pays for, or trips over, the others)."""
+    exprs = {
+        "gd": (_ARGS, gd_risk_expr), "dgd": (_ARGS, dgd_risk_expr),
+        "gd_step": (_ARGS[:3], gd_optimal_step_expr), "dgd_step": (_ARGS[:3], dgd_optimal_step_expr),
         # at the optimum, the cancellation-free form sigma2 + k/(L + ...) (equal by substitution, tested)
-        "gd_opt": sp.lambdify(args[:3], gd_optimal_risk_expr(), "math"),
-        "dgd_opt": sp.lambdify(args[:3], dgd_optimal_risk_expr(), "math"),
-        "dgd_kappa": sp.lambdify(args[:3], dgd_risk_curvature_expr(), "math"),
-        "leff": sp.lambdify((risk, d, sigma2), _stable_effective_length()[0], "math"),
-        "leff_slope": sp.lambdify((risk, d, sigma2), _stable_effective_length()[1], "math"),
+        "gd_opt": (_ARGS[:3], gd_optimal_risk_expr), "dgd_opt": (_ARGS[:3], dgd_optimal_risk_expr),
+        "dgd_kappa": (_ARGS[:3], dgd_risk_curvature_expr),
+        "leff": ((risk, d, sigma2), lambda: _stable_effective_length()[0]),
+        "leff_slope": ((risk, d, sigma2), lambda: _stable_effective_length()[1]),
     }
+    args, build = exprs[name]
+    return sp.lambdify(args, build(), "math")
 
 
-@lru_cache(maxsize=None)
 def _stable_effective_length() -> tuple[sp.Expr, sp.Expr]:
-    r""":math:`L_{\rm eff} = k/(R-\sigma^2) - d - d\sigma^2` and its slope :math:`-k/(R-\sigma^2)^2`, :math:`k=d+1+d\sigma^2`:
-    the solved form and its derivative cancel catastrophically for large ``R``; these are assembled by hand and
-    proved equal to them (raises if not)."""
+    r""":math:`L_{\rm eff} = k/(R-\sigma^2) - d - d\sigma^2` and its slope :math:`-k/(R-\sigma^2)^2`, :math:`k=d+1+d\sigma^2`,
+    assembled by hand because the solved form (:func:`dgd_effective_length_expr`) and its derivative cancel
+    catastrophically for large ``R``. That it inverts the *derived* optimal risk, and that the slope is its
+    derivative, are identities of :func:`identities` (substitution, no solve) checked by the tests."""
     k = d + 1 + d * sigma2
-    raw = dgd_effective_length_expr()
-    nice, nice_slope = k / (risk - sigma2) - d - d * sigma2, -k / (risk - sigma2) ** 2
-    for a, b in ((raw, nice), (sp.diff(raw, risk), nice_slope)):
-        if sp.simplify(a - b) != 0:
-            raise ArithmeticError(f"effective-length form {b} does not equal the derived {a}")
-    return nice, nice_slope
+    return k / (risk - sigma2) - d - d * sigma2, -k / (risk - sigma2) ** 2
 
 
 def _risk_numeric(kind: str, d, L, sigma2, eta) -> float:
     d, L, sigma2 = check_problem(d, L, sigma2)
-    f = _numeric()
     if eta is None:
-        return float(f[kind + "_opt"](d, L, sigma2))
-    return float(f[kind](d, L, sigma2, check_float("eta", eta, lo=-MAX_ETA, hi=MAX_ETA)))
+        return float(_fn(kind + "_opt")(d, L, sigma2))
+    return float(_fn(kind)(d, L, sigma2, check_float("eta", eta, lo=-MAX_ETA, hi=MAX_ETA)))
 
 
 def gd_risk(*, d: int, L: int, sigma2: float, eta: float | None = None) -> float:
@@ -211,13 +228,13 @@ def dgd_risk(*, d: int, L: int, sigma2: float, eta: float | None = None) -> floa
 def gd_optimal_step(*, d: int, L: int, sigma2: float) -> float:
     r""":math:`\eta^* = L/(L+d+1+d\sigma^2)`, the minimiser of :func:`gd_risk`."""
     d, L, sigma2 = check_problem(d, L, sigma2)
-    return float(_numeric()["gd_step"](d, L, sigma2))
+    return float(_fn("gd_step")(d, L, sigma2))
 
 
 def dgd_optimal_step(*, d: int, L: int, sigma2: float) -> float:
     r""":math:`\eta^* = L/(L+d+d\sigma^2)`, the minimiser of :func:`dgd_risk`."""
     d, L, sigma2 = check_problem(d, L, sigma2)
-    return float(_numeric()["dgd_step"](d, L, sigma2))
+    return float(_fn("dgd_step")(d, L, sigma2))
 
 
 def dgd_step_tolerance(*, d: int, L: int, sigma2: float, excess: float) -> float:
@@ -229,7 +246,7 @@ def dgd_step_tolerance(*, d: int, L: int, sigma2: float, excess: float) -> float
     """
     d, L, sigma2 = check_problem(d, L, sigma2)
     delta = check_float("excess", excess, lo=0.0, lo_open=True)
-    return math.sqrt(delta) / math.sqrt(_numeric()["dgd_kappa"](d, L, sigma2))   # no underflow of delta/kappa
+    return math.sqrt(delta) / math.sqrt(_fn("dgd_kappa")(d, L, sigma2))   # no underflow of delta/kappa
 
 
 def _check_risk_level(r, sigma2) -> float:
@@ -247,7 +264,7 @@ def dgd_effective_length(*, risk: float, d: int, sigma2: float) -> float:
     solved once). Domain: ``1e-100 <= risk - sigma2 <= 1e100``, ``1 <= d <= 1e5``, ``0 <= sigma2 <= 1e12`` (else
     ``ValueError``); :math:`L_{\rm eff}\le0` where ``risk`` is above the DGD risk at :math:`L\to0`. H6 compares a single head's risk at :math:`L` with DGD at :math:`L_{\rm eff}`."""
     d, sigma2 = check_int("d", d, lo=1, hi=MAX_D), check_float("sigma2", sigma2, lo=0.0, hi=MAX_SIGMA2)
-    out = _numeric()["leff"](_check_risk_level(risk, sigma2), d, sigma2)
+    out = _fn("leff")(_check_risk_level(risk, sigma2), d, sigma2)
     return float(check_finite_result("risk: L_eff", out, "risk - sigma2 is too small (L_eff -> infinity)"))
 
 
@@ -256,7 +273,7 @@ def dgd_effective_length_slope(*, risk: float, d: int, sigma2: float) -> float:
     :func:`dgd_effective_length`). Same domain as :func:`dgd_effective_length`; always :math:`<0`."""
     d, sigma2 = check_int("d", d, lo=1, hi=MAX_D), check_float("sigma2", sigma2, lo=0.0, hi=MAX_SIGMA2)
     try:
-        out = _numeric()["leff_slope"](_check_risk_level(risk, sigma2), d, sigma2)
+        out = _fn("leff_slope")(_check_risk_level(risk, sigma2), d, sigma2)
     except (OverflowError, ZeroDivisionError):
         out = float("inf")
     return float(check_finite_result("risk: dL_eff/dR", out, "risk - sigma2 is too small (the slope -> -infinity)"))
@@ -289,7 +306,10 @@ def identities() -> dict[str, sp.Expr]:
         "dgd_optimal_risk_is_substitution":
             dgd_risk_expr().subs(eta, dgd_optimal_step_expr()) - dgd_optimal_risk_expr(),
         "dgd_curvature_is_spec": dgd_risk_curvature_expr() - (1 - 1 / L) * (L + d + d * sigma2) / L,
-        "dgd_effective_length_inverts": dgd_optimal_risk_expr().subs(L, dgd_effective_length_expr()) - risk,
+        "dgd_effective_length_inverts": dgd_optimal_risk_expr().subs(L, _stable_effective_length()[0]) - risk,
+        "dgd_effective_length_slope_is_derivative":
+            sp.diff(_stable_effective_length()[0], risk) - _stable_effective_length()[1],
+        "dgd_effective_length_is_the_solve": dgd_effective_length_expr() - _stable_effective_length()[0],
         "gd_proportional_limit_is_infimum": gd_optimal_risk_proportional_expr() - infimum,
         "dgd_proportional_limit_is_gd": dgd_optimal_risk_proportional_expr() - gd_optimal_risk_proportional_expr(),
     }

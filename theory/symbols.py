@@ -15,6 +15,7 @@ L = sp.Symbol("L", positive=True, integer=True)          # context length
 sigma2 = sp.Symbol("sigma^2", nonnegative=True)          # label-noise variance (prints as σ²)
 xi = sp.Symbol("xi", positive=True)                      # d / L (proportional limit)
 c = sp.Symbol("c", positive=True)                        # (1 + sigma2) / L
+tau2 = sp.Symbol("taubar^2", nonnegative=True)           # E r^2 = (d-1)/d + sigma2, derived in theory.refined
 eta = sp.Symbol("eta", real=True)                        # step size of GD / debiased GD; also mu^T omega
 q = sp.Symbol("q", positive=True)                        # ||x_q||^2
 s = sp.Symbol("s", real=True)                            # a score x_l^T x_q

@@ -56,6 +56,35 @@ def test_gd_risk_second_derivation_from_chi_square():
     assert sp.simplify(1 + sigma2 - 2 * eta + eta**2 * g2 - risks.gd_risk_expr()) == 0
 
 
+def test_centred_gd_risk_is_gd_and_dgd_at_their_centrings():
+    """The general centring reproduces GD (c = 0) and DGD (c = 1/L^2); 1/(L(L-1)) is a different risk."""
+    assert sp.simplify(risks.centred_gd_risk_expr(0) - risks.gd_risk_expr()) == 0
+    assert sp.simplify(risks.centred_gd_risk_expr(1 / L**2) - risks.dgd_risk_expr()) == 0
+    wrong = risks.centred_gd_risk_expr(1 / (L * (L - 1)))
+    at = {d: 5, L: 10, sigma2: sp.Rational(1, 10), eta: sp.Rational(9, 10)}
+    assert abs(float((wrong - risks.dgd_risk_expr()).subs(at))) > 1e-3
+
+
+def test_monte_carlo_separates_the_centrings():
+    """GD - DGD by Monte Carlo (paired, beta and the noise integrated out given the covariates: the risk of weights
+    c is |x_q - X^T c|^2/d + sigma2 (1 + |c|^2)) matches the 1/L^2 centring and is > 4 SE from 1/(L(L-1))."""
+    from numerics.montecarlo import mc_losses
+    from theory.problem import Problem
+
+    def rb(c, p):
+        return ((p.xq - torch.einsum("kl,kld->kd", c, p.x)) ** 2).sum(-1) / 5 + 0.1 * (1 + (c**2).sum(-1))
+
+    def losses(p):
+        s = torch.einsum("kld,kd->kl", p.x, p.xq)
+        return {"diff": rb(0.9 * s / 10, p) - rb(0.9 * (s - s.mean(-1, keepdim=True)) / 10, p)}
+
+    mean, se = mc_losses(losses, Problem(d=5, L=10, sigma2=0.1), n_prompts=100_000, seed=11)["diff"]
+    kw = {"d": 5, "L": 10, "sigma2": 0.1, "eta": 0.9}
+    wrong = float(sp.lambdify((d, L, sigma2, eta), risks.centred_gd_risk_expr(1 / (L * (L - 1))))(5, 10, 0.1, 0.9))
+    assert abs(mean - (gd_risk(**kw) - dgd_risk(**kw))) <= Z * se
+    assert abs(mean - (gd_risk(**kw) - wrong)) > Z * se
+
+
 def test_risk_is_convex_in_eta_for_every_L():
     for r in (risks.gd_risk_expr(), risks.dgd_risk_expr()):
         assert sp.simplify(sp.diff(r, eta, 2).subs(L, L + 1)).is_positive   # L >= 2 written as L + 1, L >= 1

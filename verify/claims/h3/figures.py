@@ -32,7 +32,6 @@ def display(data: dict, p, figures) -> list[str]:
     ax.plot(eps, err_lt, "o", color=style.COLORS[0], ms=4, label=r"$\tilde L$")
     ax.plot(eps, err_ref, "s", color=style.COLORS[1], ms=4, label="refined")
     ax.plot(eps, seg / mcg, "_", color="0.5", ms=6, label="MC rel. SE")
-    ax.axhline(p.target, ls="--", color="0.5", lw=1)
     ax.set(xscale="log", yscale="log", xlabel=r"$\epsilon = ((1-2\omega_{\max}^2)^{-d/2}-1)/L$",
            ylabel="|rel. error| vs Monte Carlo")
     ax.legend()

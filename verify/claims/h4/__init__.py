@@ -2,10 +2,11 @@ r"""H4 — gradient flow of the reduced model (SPEC 3.2): three stages, zero-sum
 the long-time limit, agreement with discrete gradient descent and with torch training of the reduced model;
 and, beside it, the trained full models' :math:`(\omega_h,\mu_h)` on the flow's time axis (:mod:`.overlay`).
 
-``compute`` integrates the flow (:func:`theory.flow.flow_rhs` / :func:`~theory.flow.flow_jacobian` through
-:func:`numerics.ode.integrate_flow`), runs discrete descent and the torch reduced model
-(:func:`numerics.reduced_model.train_reduced`), and reads the shared trained ensembles (:mod:`verify.trained`);
-``judge`` turns the trajectories into rows; ``display`` draws the stages and the overlay.
+``compute`` proves the derived L~ equal to SPEC 3.1 (and its flow to SPEC 3.2), runs discrete descent and the
+torch reduced model (:func:`numerics.reduced_model.train_reduced`), and reads the shared trained ensembles
+(:mod:`verify.trained`); ``judge`` integrates the theory's flows (:mod:`.flows`: :func:`theory.flow.flow_rhs`
+through :func:`numerics.ode.integrate_flow`) and turns them and the data into rows; ``display`` draws the stages
+and the overlay.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from ...trained import PROTOCOLS
 from .compute import compute
 from .figures import display
 from .judge import judge
+from .mutants import MUTANTS
 
 
 @dataclass(frozen=True)
@@ -95,5 +97,7 @@ CLAIM = register(Claim(
               "mode; the flow matches discrete gradient descent (t = lr*steps) and torch training of the "
               "reduced model.",
     params=PARAMS, compute=compute, judge=judge, display=display,
-    sources=source_files(__name__, "theory.flow", "theory.mean_field", "theory.refined", "theory.risks",
-                         "numerics.ode", "numerics.reduced_model", "verify.trained")))
+    sources=source_files(__name__, "theory.flow", "theory.mean_field", "theory.mean_field_eval", "theory.refined",
+                         "theory.refined_eval", "theory.risks", "numerics.ode", "numerics.reduced_model",
+                         "verify.trained"),
+    mutants=MUTANTS))

@@ -5,14 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from ... import style
+from . import flows
 from .judge import overlay_summary
 
 
-def _stages_figure(data: dict, figures) -> str:
-    fl, red = data["flow"], data["reduced"]
+def _stages_figure(data: dict, p, figures) -> str:
+    fl, red = flows.stage_flow(p), data["reduced"]
     t, y, losses = np.asarray(fl["t"]), np.asarray(fl["y"]), np.asarray(fl["loss"])
-    t1, t2 = (float(v) for v in fl["t_stage"])
-    ts, flow_tr = np.asarray(red["t"]), np.asarray(red["flow"])
+    t1, t2 = fl["stage_times"][0.1], fl["stage_times"][0.9]
+    ts = np.asarray(red["t"])
+    flow_tr = flows.training_start_flow(p, ts)
     om_t, mu_t = np.asarray(red["omega"])[0], np.asarray(red["mu"])[0]  # first seed, (T, 2)
     fig, axes = style.figure(ncols=3, width=3.8)
     for ax, (label, yy) in zip(axes[0], ((r"$\omega_1$", y[:, 0]), (r"$\mu_1$", y[:, 2]), (r"$\tilde{L}$", losses))):
@@ -77,7 +79,7 @@ def _overlay_figure(ovl: dict, p, figures) -> str:
 
 
 def display(data: dict, p, figures) -> list[str]:
-    out = [_stages_figure(data, figures)]
+    out = [_stages_figure(data, p, figures)]
     if data.get("overlay") is not None:
         out.append(_overlay_figure(data["overlay"], p, figures))
     return out

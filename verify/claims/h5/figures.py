@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 from ... import style
-from .judge import order_fit
+from .judge import gap_rms, order_fit
 
 
 def display(data: dict, p, figures) -> list[str]:
-    ws, gaps = np.asarray(data["w"]), np.asarray(data["gap_rms"])
+    ws, gaps = np.asarray(data["w"]), gap_rms(data, p.eta)
     coef, se = order_fit(ws, gaps, 1)
     fig, axes = style.figure(ncols=2)
     ax = axes[0, 0]
@@ -21,7 +21,7 @@ def display(data: dict, p, figures) -> list[str]:
            ylabel="RMS $|\\hat y_{\\rm attn} - \\hat y_{\\rm DGD}|$", title="H5: gap is $O(w^2)$")
     ax.legend()
     ax = axes[0, 1]
-    style.sim_points(ax, ws, data["gap_over_w2_rms"], None, "RMS gap / $w^2$", style.COLORS[0])
+    style.sim_points(ax, ws, gaps / ws**2, None, "RMS gap / $w^2$", style.COLORS[0])
     style.theory_line(ax, wf, np.full_like(wf, data["lead_rms"]), "RMS $\\eta c_3$ (series)", style.COLORS[1])
     ax.set(xscale="log", xlabel="$w$", ylabel="RMS gap / $w^2$", title="leading coefficient")
     ax.legend()

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from theory import expansion
+
 from ...result import Z, at_most, holds, within
 from ...stats import weighted_fit
 
@@ -37,15 +39,28 @@ def order_fit(w: np.ndarray, gap: np.ndarray, n_even: int) -> tuple[np.ndarray, 
     return weighted_fit(X, np.log(gap))
 
 
+def gap_rms(data: dict, eta: float) -> np.ndarray:
+    """RMS over the prompts of (pair output - eta * c1), c1 the theory's first-order coefficient
+    (:func:`theory.expansion.first_order_coefficient`, looked up at call time), per w -> (n_w,).
+
+    The pair output is rebuilt as the stored (pair - debiased GD) plus debiased GD itself, eta (nu1 - nu0 sbar) by
+    its definition (numerics.dgd_predict), so the gap is the stored difference when the theory's c1 is right."""
+    nu0, nu1, sbar = np.asarray(data["moments"], dtype=np.float64)
+    shift = eta * (nu1 - nu0 * sbar) - eta * expansion.first_order_coefficient(nu0, nu1, sbar)   # (n,)
+    diff = np.asarray(data["pair_minus_dgd"], dtype=np.float64) + shift[None, :]
+    return np.sqrt(np.mean(diff**2, axis=1))
+
+
 def judge(data: dict, p, result) -> None:
     for key, ok in data["identities"].items():
         result.add(holds(label(key, p.n_tokens), ok, "sympy: simplify(expression) == 0", kind="symbolic"))
 
-    ws, gaps = np.asarray(data["w"]), np.asarray(data["gap_rms"])
+    ws, gaps = np.asarray(data["w"]), gap_rms(data, p.eta)
     coef, se = order_fit(ws, gaps, 1)
     coef2, _ = order_fit(ws, gaps, 2)
     truncation = abs(coef[1] - coef2[1])     # Richardson-style estimate of the bias of the truncated fit
-    result.add(within("gap order: fitted slope of log RMS gap vs log w", coef[1], 2.0, Z * se[1] + truncation,
+    predicted = float(expansion.pair_gap_order())
+    result.add(within("gap order: fitted slope of log RMS gap vs log w", coef[1], predicted, Z * se[1] + truncation,
                       f"{Z:.0f} SE of the slope in the fit log gap = a + p log w + b w^2, plus the change of p "
                       f"when a w^4 term is added (truncation bias; the residuals are deterministic) "
                       f"(w in [{ws[0]:.1e}, {ws[-1]:.2f}], {len(ws)} points)", kind="monte-carlo"))
@@ -53,6 +68,10 @@ def judge(data: dict, p, result) -> None:
                        Z * data["next_order_rel"] + 1e-9,
                        f"{Z:.0f}x the predicted size of the next order, w^2 * RMS(eta c5) / RMS(eta c3), "
                        "float64 deterministic", kind="theory"))
+    result.add(within("gap / w^2 RMS at the smallest w vs RMS(eta c3)", float(gaps[0] / ws[0] ** 2), data["lead_rms"],
+                      data["lead_rms"] * (Z * data["next_order_rel"] + 1e-6),
+                      f"{Z:.0f}x the predicted relative size of the next order w^2 RMS(eta c5)/RMS(eta c3) "
+                      f"({data['next_order_rel']:.1e}), plus float32 storage of the gap (1e-6)", kind="monte-carlo"))
     naive = np.polyfit(np.log(ws), np.log(gaps), 1)[0]
     d, L, s2 = p.problem.d, p.problem.L, p.problem.sigma2
     result.notes.append(

@@ -1,14 +1,19 @@
-"""H6 judge: Monte Carlo against the exact finite-L GD / DGD risks, multi-head vs DGD and vs one head (paired),
-the single head's effective-sample factor L / L_eff, the published SPEC 4 table, and the factor-e identity."""
+"""H6 judge: Rao–Blackwellised Monte Carlo against the exact finite-L GD / DGD risks (and their paired
+difference), multi-head vs DGD extrapolated to omega -> 0 at fixed eta, the single head against the multi-head
+(paired) and its effective-sample factor L / L_eff, the published SPEC 4 table, and the factor-e identity.
+
+The theory is looked up through its module at call time (``risks.dgd_risk``), so a power-table mutant that patches
+:mod:`theory.risks` is judged by these same rows.
+"""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-from theory.risks import dgd_effective_length, dgd_effective_length_slope, dgd_risk, gd_risk
+from theory import risks
 
-from ...result import Z, at_least, at_most, holds, within
+from ...result import Z, Comparison, decided, holds, reported, within
 
 #: SPEC 4, estimator comparison (50k prompts per point, d=5, sigma2=0.1).
 SPEC4 = {
@@ -23,25 +28,25 @@ SPEC4_ROUNDING = 0.0005  # the table has three decimals
 
 
 def mc(data: dict, name: str, i: int) -> tuple[float, float]:
-    """``(mean, se)`` of Monte Carlo stream ``name`` at the ``i``-th L."""
+    """``(mean, se)`` of the Rao–Blackwellised Monte Carlo stream ``name`` at the ``i``-th L."""
     return float(data["mean"][name][i]), float(data["se"][name][i])
 
 
 def exact_risks(p, L: int) -> dict[str, float]:
-    """Exact finite-L risks of GD and DGD at eta = 2 omega mu (SPEC 3.4, theory.risks)."""
+    """Exact finite-L risks of GD and DGD at eta = 2 omega mu (SPEC 3.4, :mod:`theory.risks`, looked up now)."""
     eta = 2 * p.omega * p.mu
     d, s2 = p.problem.d, p.problem.sigma2
-    return {"gd": gd_risk(d=d, L=L, sigma2=s2, eta=eta), "dgd": dgd_risk(d=d, L=L, sigma2=s2, eta=eta)}
+    return {"gd": risks.gd_risk(d=d, L=L, sigma2=s2, eta=eta), "dgd": risks.dgd_risk(d=d, L=L, sigma2=s2, eta=eta)}
 
 
 def effective_factor(risk: float, se: float, *, L: int, d: int, sigma2: float) -> tuple[float, float]:
     r"""``(L / L_eff, SE)`` with :math:`L_{\rm eff}` solving :math:`R^*_{\rm DGD}(L_{\rm eff}) = ` ``risk``:
-    :math:`L_{\rm eff} = \frac{d+1+d\sigma^2}{R-\sigma^2} - d - d\sigma^2` (:func:`theory.risks.dgd_effective_length`),
-    the SE by the delta method. NaN when ``risk <= sigma2`` (no such length)."""
+    :math:`L_{\rm eff} = \frac{d+1+d\sigma^2}{R-\sigma^2} - d - d\sigma^2` (:func:`theory.risks.dgd_effective_length`,
+    no solve at call time), the SE by the delta method. NaN when ``risk <= sigma2`` (no such length)."""
     if not (math.isfinite(risk) and risk > sigma2):
         return math.nan, math.nan
-    leff = dgd_effective_length(risk=risk, d=d, sigma2=sigma2)
-    slope = dgd_effective_length_slope(risk=risk, d=d, sigma2=sigma2)
+    leff = risks.dgd_effective_length(risk=risk, d=d, sigma2=sigma2)
+    slope = risks.dgd_effective_length_slope(risk=risk, d=d, sigma2=sigma2)
     return L / leff, L / leff**2 * abs(slope) * se
 
 
@@ -51,44 +56,68 @@ def judge(data: dict, p, result) -> None:
     n = int(data["n_prompts"])
     Ls = [int(v) for v in data["Ls"]]
     om_t, mu_t = p.trained_single
-    frac = p.near_fraction
-    k_ref = math.sqrt(n / SPEC4_PROMPTS)  # SE of a published point ~ our SE * sqrt(n / 50k)
+    k_ref = math.sqrt(n / SPEC4_PROMPTS)  # SE of a published (plain) point ~ our plain SE * sqrt(n / 50k)
+    rb = f"{Z:.0f} SE of the Rao-Blackwellised Monte Carlo mean ({n} prompts; beta and the noise integrated out)"
 
     ratios = []
     for i, L in enumerate(Ls):
         exact = exact_risks(p, L)
         for name in ("gd", "dgd"):
             mean, se = mc(data, name, i)
-            result.add(within(f"{name.upper()} risk, L={L}: Monte Carlo vs exact", mean, exact[name], Z * se,
-                              f"{Z:.0f} SE of the Monte Carlo mean ({n} prompts)", kind="monte-carlo"))
-        diff, dse = mc(data, "multi-dgd", i)
-        gap, gse = mc(data, "single-multi", i)
+            result.add(within(f"{name.upper()} risk, L={L}: Monte Carlo vs exact", mean, exact[name], Z * se, rb,
+                              kind="monte-carlo"))
+        mean, se = mc(data, "gd-dgd", i)
+        result.add(within(f"GD - DGD, L={L}: paired Monte Carlo vs exact", mean, exact["gd"] - exact["dgd"], Z * se,
+                          f"{Z:.0f} SE of the paired Rao-Blackwellised difference (same prompts; the centring "
+                          "term alone)", kind="monte-carlo"))
+        # multi-head -> DGD as omega -> 0 at fixed eta (SPEC 3.3): the gap is a series in omega^2; Richardson on
+        # (omega/2, omega/4) removes the omega^2 term, the one on (omega, omega/2) bounds what is left
+        gap, gap_se = mc(data, "multi-dgd", i)
+        half, _ = mc(data, "multi_half-dgd", i)
+        r1, _ = mc(data, "richardson", i)
+        lim, lim_se = mc(data, "richardson2", i)
+        trunc = abs(r1 - lim)
+        result.add(within(f"multi-head - DGD extrapolated to omega -> 0 at fixed eta, L={L}", lim, 0.0,
+                          Z * lim_se + trunc,
+                          f"Richardson (4 gap(omega/4) - gap(omega/2)) / 3 of the paired gaps of the pair at omega = "
+                          f"{p.omega:g}/2, /4 (mu scaled up, eta fixed): {Z:.0f} SE + truncation allowance "
+                          f"|R(omega, omega/2) - R(omega/2, omega/4)| = {trunc:.2g} (15x the O(omega^4) remainder it "
+                          "estimates); SPEC 3.3: the pair is DGD + O(omega^2) at fixed eta", kind="monte-carlo"))
+        result.add(reported(f"multi-head - DGD at omega={p.omega:g}, L={L} (the O(omega^2) gap)", gap,
+                            f"paired, ±{gap_se:.1g}; at omega/2: {half:+.2g} (ratio {gap / half if half else math.nan:.2f}"
+                            f", 4 for a pure omega^2 gap); the single-head gap is {mc(data, 'single-multi', i)[0]:.3f}"
+                            f", the DGD risk {exact['dgd']:.3f}"))
+        sgap, sgse = mc(data, "single-multi", i)
+        result.add(decided(f"single head - multi-head, L={L}", sgap, sgap - Z * sgse, sgap + Z * sgse, 0.0,
+                           f"paired Rao-Blackwellised difference ± {Z:.0f} SE; pass when the interval is above 0, "
+                           "fail when below", kind="monte-carlo"))
         ratio, ratio_se = effective_factor(*mc(data, "single", i), L=L, d=d, sigma2=s2)
         ratios.append((ratio, ratio_se))
-        result.add(at_most(f"|multi-head - DGD| (+{Z:.0f} SE), L={L}", abs(diff) + Z * dse, frac * gap,
-                           f"paired difference on common prompts, at most {frac:g} x the single-head gap "
-                           f"(single - multi = {gap:.4f})", kind="monte-carlo"))
-        result.add(at_least(f"single head - multi-head, L={L}", gap, Z * gse,
-                            f"paired difference exceeds {Z:.0f} SE", kind="monte-carlo"))
-        result.add(at_least(f"single head: effective-sample factor L/L_eff, L={L}", ratio, 1 + Z * ratio_se,
-                            "L_eff solves R*_DGD(L_eff) = single-head MC risk; > 1 (+4 SE) means the head needs "
-                            "more samples than tuned DGD; the mean-field theory predicts e = 2.718",
-                            kind="monte-carlo"))
-        # SPEC 4 reference points: our SE and theirs (estimated for 50k prompts) combined, plus rounding
+        ok = math.isfinite(ratio) and ratio - Z * ratio_se > 1.0
+        result.add(Comparison(
+            f"single head: effective-sample factor L/L_eff, L={L}", ratio, math.e, math.e - 1.0,
+            f"theory (mean-field, SPEC 3.1): e; checked: the factor exceeds 1 by more than {Z:.0f} SE "
+            f"(SE {ratio_se:.2g}; the tolerance e - 1 is the distance from e to that bound), i.e. one head needs more "
+            "samples than tuned DGD. Not checked against e itself: e is exact only for the mean-field loss, whose "
+            "error at finite L is H3's subject (the Monte Carlo factor approaches e as L grows, notes)", bool(ok),
+            "monte-carlo"))
+        # SPEC 4 reference points: our SE and theirs (a plain 50k-prompt mean, estimated from our plain SE)
         ref = SPEC4.get(L)
         if ref is not None:
             for name, key in (("multi", "multi"), ("ridge", "ridge"), ("single_trained", "single")):
                 mean, se = mc(data, name, i)
-                tol = Z * math.hypot(se, se * k_ref) + SPEC4_ROUNDING
+                theirs = float(data["raw_se"][name][i]) * k_ref
+                tol = Z * math.hypot(se, theirs) + SPEC4_ROUNDING
                 result.add(within(f"SPEC 4 reference, {key} (L={L})", mean, ref[key], tol,
-                                  f"{Z:.0f} x combined SE (ours; published ~ ours*sqrt({n}/50k)) + 0.0005 "
-                                  "rounding" + (f"; single = trained head ({om_t}, {mu_t}) held fixed"
-                                                if key == "single" else ""), kind="monte-carlo"))
+                                  f"published number: {Z:.0f} x combined SE (ours; published ~ our plain-MC SE x "
+                                  f"sqrt({n}/50k)) + 0.0005 rounding" + (f"; single = trained head ({om_t}, {mu_t})"
+                                                                           " held fixed" if key == "single" else ""),
+                                  kind="monte-carlo"))
             for name in ("gd", "dgd"):
-                tol = Z * mc(data, name, i)[1] * k_ref + SPEC4_ROUNDING
+                tol = Z * float(data["raw_se"][name][i]) * k_ref + SPEC4_ROUNDING
                 result.add(within(f"SPEC 4 reference, {name} (L={L})", exact[name], ref[name], tol,
-                                  f"exact closed form vs published MC: {Z:.0f} x its SE (~ ours*sqrt({n}/50k)) "
-                                  "+ 0.0005 rounding", kind="monte-carlo"))
+                                  f"published number vs the exact closed form: {Z:.0f} x its SE (~ our plain-MC SE x "
+                                  f"sqrt({n}/50k)) + 0.0005 rounding", kind="monte-carlo"))
 
     result.add(holds("mean-field single-head optimum at L = mean-field multi-head infimum at L/e",
                      bool(data["factor_e_identity"]),
@@ -100,14 +129,16 @@ def judge(data: dict, p, result) -> None:
     result.notes.append(
         "Population theory (solid lines): exact finite-L risks of GD and debiased GD at eta = "
         f"{eta:.4f} (theory.risks, derived by Wick contractions) and the mean-field single-head optimum "
-        "(theory.mean_field). Monte Carlo (markers, ±1 SE): reduced multi-head attention, GD, DGD, single head "
-        f"at its mean-field optimum (omega=1/sqrt(d)), the trained single head (omega, mu)=({om_t}, {mu_t}) held "
-        f"fixed, and ridge at lambda=d*sigma2 (Bayes), all on common prompts ({n} per L). Grey squares: SPEC 4.")
+        "(theory.mean_field). Monte Carlo (markers, ±1 SE): reduced multi-head attention (and the same pair at "
+        "omega/2 and omega/4, mu scaled up), GD, DGD, single head at its mean-field optimum (omega=1/sqrt(d)), the trained single "
+        f"head (omega, mu)=({om_t}, {mu_t}) held fixed, and ridge at lambda=d*sigma2 (Bayes), all on common prompts "
+        f"({n} per L). Every estimator is linear in the labels, so each prompt's squared error is averaged over beta "
+        "and the noise in closed form (Rao-Blackwell; the weights are checked against the package's predictors); "
+        "no theory under test enters the simulation. Grey squares: SPEC 4.")
     diffs = [mc(data, "multi-dgd", i) for i in range(len(Ls))]
-    sign_note = ("; the multi-head is *better* than DGD at the smallest L (by more than 4 SE: the O(omega^2) "
-                 "terms help there)" if diffs[0][0] + Z * diffs[0][1] < 0 else "")
-    result.notes.append("multi-head - DGD (paired): " + fmt(
-        f"L={L}: {dm:+.4f}±{ds:.4f}" for L, (dm, ds) in zip(Ls, diffs)) + sign_note + ".")
+    result.notes.append("multi-head - DGD (paired, omega = 0.13): " + fmt(
+        f"L={L}: {dm:+.4f}±{ds:.4f}" for L, (dm, ds) in zip(Ls, diffs)) + "; extrapolated to omega -> 0: " + fmt(
+        f"L={L}: {mc(data, 'richardson2', i)[0]:+.1e}" for i, L in enumerate(Ls)) + ".")
     trend = ("it grows with L over this range" if all(np.diff([r for r, _ in ratios]) > 0)
              else "it is not monotone in L over this range")
     result.notes.append("single-head effective-sample factor L/L_eff (MC, vs e=2.718 in the mean-field theory): "
@@ -117,7 +148,7 @@ def judge(data: dict, p, result) -> None:
     for i, L in enumerate(Ls):
         if L in SPEC4:
             mean, se = mc(data, "single", i)
-            zval = (mean - SPEC4[L]["single"]) / math.hypot(se, se * k_ref)
+            zval = (mean - SPEC4[L]["single"]) / math.hypot(se, float(data["raw_se"]["single"][i]) * k_ref)
             off.append(f"L={L}: {mean:.3f} vs {SPEC4[L]['single']:.3f} (z={zval:+.1f})")
     result.notes.append(
         f"The SPEC 4 'single head' column is compared with the trained L=40 head ({om_t}, {mu_t}) held fixed at "

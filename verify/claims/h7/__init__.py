@@ -18,6 +18,7 @@ from ...registry import Claim, register, source_files
 from .compute import compute
 from .figures import display
 from .judge import judge
+from .mutants import MUTANTS
 
 
 @dataclass(frozen=True)
@@ -76,4 +77,6 @@ CLAIM = register(Claim(
               "debiased GD) is within a factor r(xi, sigma2) of the Bayes excess risk, with "
               "1 <= r < 1 + 1/sigma2: r -> 1 + 1/sigma2 as xi -> 0 and r -> 1 as xi -> inf or sigma2 -> inf.",
     params=PARAMS, compute=compute, judge=judge, display=display,
-    sources=source_files(__name__, "theory.bayes", "theory.risks", "numerics.montecarlo", "numerics.estimators")))
+    sources=source_files(__name__, "theory.bayes", "theory.risks", "theory.wick", "numerics.montecarlo",
+                         "numerics.estimators"),
+    mutants=MUTANTS))

@@ -1,5 +1,6 @@
-"""H7 compute: the identities of theory.bayes, r and the MP Stieltjes transform over the (xi, sigma2) grid, a
-30-digit evaluation of r at the spot point, and Monte Carlo of the Bayes risk at finite (d, L = d / xi)."""
+"""H7 compute: the identities of theory.bayes, the (xi, sigma2) grid (r and the MP Stieltjes transform on it are
+evaluated by the judge, so the power table's mutants reach them), a 30-digit evaluation of r at the spot point,
+and Monte Carlo of the Bayes risk at finite (d, L = d / xi)."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +9,7 @@ import torch
 
 from numerics import ridge_predict
 from numerics.montecarlo import chunk_size, mc_losses
-from theory.bayes import excess_ratio_proportional, excess_ratio_proportional_expr, identities, mp_stieltjes
+from theory.bayes import excess_ratio_proportional_expr, identities
 from theory.problem import Problem
 from theory.symbols import sigma2, xi
 
@@ -30,10 +31,8 @@ def bayes_losses(d: int, s2: float):
 def compute(p, ctx) -> dict:
     proved = {key: bool(sp.simplify(expr) == 0) for key, expr in identities().items()}
 
-    xs = np.geomspace(*p.xi_range, p.n_grid)
+    xs = np.geomspace(*p.xi_range, p.n_grid)   # the theory grid (judge and display evaluate r on it)
     ss = np.geomspace(*p.sigma2_range, p.n_grid)
-    ratio = excess_ratio_proportional(xi=xs[:, None], sigma2=ss[None, :])                 # (n_xi, n_s2)
-    xsm = xs[:, None] * ss[None, :] * mp_stieltjes(xi=xs[:, None], sigma2=ss[None, :])    # (n_xi, n_s2)
 
     s0 = p.problem.sigma2
     exact = {xi: sp.Rational(p.problem.d, p.problem.L), sigma2: sp.nsimplify(s0)}
@@ -46,5 +45,5 @@ def compute(p, ctx) -> dict:
                        seed=ctx.seed_int("spot", d), device=ctx.device,
                        chunk=min(p.chunk, chunk_size(d=d, L=L)))                       # bounded memory for large d, L
         spots.append((d, L, *mc["ridge"], *mc["rb"], *mc["diff"]))
-    return {"identities": proved, "xi": xs, "sigma2": ss, "ratio": ratio, "xi_sigma2_m": xsm,
+    return {"identities": proved, "xi": xs, "sigma2": ss,
             "r_exact": r_exact, "spots": np.array(spots), "spot_prompts": list(p.spot_prompts)}

@@ -7,11 +7,11 @@ import numpy as np
 from theory.bayes import excess_ratio_proportional
 
 from ... import style
-from .judge import bayes_gap_fit
+from .judge import bayes_gap_fit, ratio_grid
 
 
 def display(data: dict, p, figures) -> list[str]:
-    xs, ss, R = np.asarray(data["xi"]), np.asarray(data["sigma2"]), np.asarray(data["ratio"])
+    xs, ss, R = np.asarray(data["xi"]), np.asarray(data["sigma2"]), ratio_grid(data)
     spots = np.asarray(data["spots"])
     xs0, s0 = p.spot_xi, p.problem.sigma2
     fig, axes = style.figure(ncols=3, width=3.9)
