@@ -124,13 +124,31 @@ def check_tensor(name: str, value, shape: tuple):
     return value
 
 
+def check_matrix(name: str, value, *, shape: tuple[int | None, int | None] = (None, None)) -> np.ndarray:
+    """A 2-d float64 array of finite real numbers with the given ``shape`` (``None``: any size on that axis).
+
+    Complex, boolean and text entries are refused, as in :func:`check_vector`; so is an empty matrix."""
+    raw = _real_raw(value)
+    if raw is None:
+        raise ValueError(f"{name} must be a 2-d array of finite real numbers, got {_short(value)}")
+    arr = raw.astype(np.float64)
+    if arr.ndim != 2 or 0 in arr.shape or any(s is not None and s != v for s, v in zip(shape, arr.shape)):
+        want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+        raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must contain only finite numbers")
+    return arr
+
+
 def check_spd(name: str, value, *, d: int | None = None) -> np.ndarray:
-    """A symmetric positive-definite ``(d, d)`` float64 matrix with finite entries (symmetry to 1e-10 relative)."""
-    try:
-        arr = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real (d, d) symmetric positive-definite matrix, got {value!r}") from None
-    if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or (d is not None and arr.shape[0] != d):
+    """A symmetric positive-definite ``(d, d)`` float64 matrix with finite entries (symmetry to 1e-10 relative).
+
+    Real entries only (text, booleans and complex numbers are refused, not cast)."""
+    raw = _real_raw(value)
+    if raw is None:
+        raise ValueError(f"{name} must be a real (d, d) symmetric positive-definite matrix, got {_short(value)}")
+    arr = raw.astype(np.float64)
+    if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] == 0 or (d is not None and arr.shape[0] != d):
         want = f"({d}, {d})" if d is not None else "(d, d)"
         raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
     if not np.all(np.isfinite(arr)):

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..patterns import Patterns
 from .config import TrainConfig
-from .readouts import PatternReadout, default_readouts
+from .readouts import PatternReadout, PhaseReadout, default_readouts
 
 
 @dataclass
@@ -37,8 +37,11 @@ class TrainResult:
 
     def summary(self) -> dict:
         """The ``summary.json`` document (see :func:`summary_dict`)."""
+        readouts = tuple(self.readouts)
+        if self.config.supports is not None and not any(isinstance(r, PhaseReadout) for r in readouts):
+            readouts += (PhaseReadout(self.config.supports),)   # multi-task: the head allocation (SPEC 3.7)
         return summary_dict(self.config, self.final_loss, self.final_loss_se,
-                            [r.members(self.model) for r in self.readouts], self.steps_per_s)
+                            [r.members(self.model) for r in readouts], self.steps_per_s)
 
 
 def summary_dict(cfg: TrainConfig, loss: np.ndarray, loss_se: np.ndarray, readout_members: Sequence[list[dict]] = (),
