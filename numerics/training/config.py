@@ -11,7 +11,8 @@ import torch
 from theory.problem import Problem
 from theory.validate import check_float, check_int
 from .. import checkpoint as ck
-from ..attention import EnsembleAttention, check_kind
+from ..attention import MODEL_KINDS, EnsembleAttention
+from ..transformer import MAX_LAYERS, MAX_WIDTH, EnsembleTransformer
 from ..data import PromptStream, stream_for
 from ..seeds import MAX_SEED, check_key, member_seeds, seed_int
 
@@ -31,6 +32,17 @@ MAX_EVAL_PROMPTS = 10**9
 MAX_THREADS = 4 * os.cpu_count() if os.cpu_count() else 1024
 #: Default stream key of a run (callers name their purpose, e.g. ``("trained", "softmax", "H4")``).
 DEFAULT_KEY = ("train",)
+#: SPEC 7.3's transformer (:class:`numerics.transformer.EnsembleTransformer`): softmax or linear attention.
+TRANSFORMER_MODELS = {"transformer": "softmax", "transformer-linear": "linear"}
+MODELS = MODEL_KINDS + tuple(TRANSFORMER_MODELS)
+#: Fields that only the transformer reads (left out of other models' identity, so their hashes are unchanged).
+TRANSFORMER_FIELDS = ("n_layer", "width", "mlp")
+
+
+def check_model(model) -> str:
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
+    return model
 
 
 def check_device(device) -> str:
@@ -82,6 +94,9 @@ class TrainConfig:
     checkpoint_every: int = 10_000
     cuda_graph: bool = True
     threads: int = 1
+    n_layer: int = 3
+    width: int = 32
+    mlp: int = 0
 
     def __post_init__(self):
         problem = Problem(d=self.d, L=self.L, sigma2=self.sigma2, cov=_tuples(self.cov),
@@ -89,7 +104,12 @@ class TrainConfig:
         for name in ("d", "L", "sigma2", "cov", "supports", "s"):
             object.__setattr__(self, name, getattr(problem, name))
         check_int("n_head", self.n_head, lo=1, hi=MAX_HEADS)
-        check_kind(self.model)
+        check_model(self.model)
+        check_int("n_layer", self.n_layer, lo=1, hi=MAX_LAYERS)
+        check_int("width", self.width, lo=1, hi=MAX_WIDTH)
+        check_int("mlp", self.mlp, lo=0, hi=16 * MAX_WIDTH)
+        if self.is_transformer and self.n_head > self.width:
+            raise ValueError(f"n_head must be at most width = {self.width} for the transformer, got {self.n_head}")
         check_int("steps", self.steps, lo=1, hi=MAX_STEPS)
         check_int("batch", self.batch, lo=1, hi=MAX_BATCH)
         check_float("lr", self.lr, lo=0.0, lo_open=True)
@@ -116,6 +136,10 @@ class TrainConfig:
             object.__setattr__(self, name, float(getattr(self, name)))
 
     # ------------------------------------------------------------------------------------ derived
+    @property
+    def is_transformer(self) -> bool:
+        return self.model in TRANSFORMER_MODELS
+
     @property
     def problem(self) -> Problem:
         return Problem(d=self.d, L=self.L, sigma2=self.sigma2, cov=self.cov, supports=self.supports, s=self.s)
@@ -144,7 +168,8 @@ class TrainConfig:
 
     def identity(self) -> dict[str, Any]:
         """The fields that determine the result (JSON-able); the run's hash is computed from these."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in RUNTIME_FIELDS}
+        skip = RUNTIME_FIELDS + (() if self.is_transformer else TRANSFORMER_FIELDS)
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip}
         for name in ("betas", "key"):
             out[name] = list(out[name])
         for name in ("cov", "supports"):
@@ -156,6 +181,8 @@ class TrainConfig:
         return ck.config_hash(self.identity())
 
     def name(self) -> str:
+        if self.is_transformer:
+            return f"{self.model}-L{self.n_layer}-H{self.n_head}-W{self.width}-M{self.mlp}-E{self.ensemble}"
         return f"{self.model}-H{self.n_head}-E{self.ensemble}"
 
     def replace(self, **kw) -> "TrainConfig":
@@ -169,8 +196,14 @@ class TrainConfig:
 
 
 # ---------------------------------------------------------------------------- what a config describes
-def build_model(cfg: TrainConfig, device: str | None = None) -> EnsembleAttention:
-    """The paper's ensemble (SPEC 2.1 / 2.3) with ``cfg.n_out`` outputs, initialised from ``cfg.seeds``."""
+def build_model(cfg: TrainConfig, device: str | None = None) -> EnsembleAttention | EnsembleTransformer:
+    """The paper's ensemble (SPEC 2.1 / 2.3), or SPEC 7.3's transformer (``model="transformer[-linear]"``: pre-norm,
+    ``n_layer`` layers of ``n_head`` heads, residual width ``width``, MLP hidden size ``mlp``, 0 = attention only),
+    with ``cfg.n_out`` outputs, initialised from ``cfg.seeds``."""
+    if cfg.is_transformer:
+        return EnsembleTransformer(d=cfg.d, n_layer=cfg.n_layer, n_head=cfg.n_head, width=cfg.width, mlp=cfg.mlp,
+                                   n_out=cfg.n_out, attention=TRANSFORMER_MODELS[cfg.model], seeds=cfg.seeds,
+                                   dtype=cfg.torch_dtype, device=device or cfg.device)
     return EnsembleAttention(d=cfg.d, n_head=cfg.n_head, seeds=cfg.seeds, n_out=cfg.n_out, kind=cfg.model,
                              dtype=cfg.torch_dtype, device=device or cfg.device)
 

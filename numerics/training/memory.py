@@ -77,6 +77,8 @@ def estimate(cfg) -> MemoryEstimate:
     """The memory a run of ``cfg`` (a :class:`~numerics.training.TrainConfig`) needs (module docstring)."""
     E, H, B, L, d, N = cfg.ensemble, cfg.n_head, cfg.batch, cfg.L, cfg.d, cfg.n_out
     D, b = d + N, (8 if cfg.dtype == "float64" else 4)
+    if getattr(cfg, "is_transformer", False):
+        return _estimate_transformer(cfg, b)
     per_member = H * (3 * D * D + N * D)
     P = E * per_member
     model = 4 * P * b + per_member * 8 + P * b
@@ -153,3 +155,26 @@ def check_memory(cfg, *, available: tuple[int, str] | None | bool = True) -> Mem
         raise ValueError(f"not enough memory: this run needs about {_gib(need)} ({est.describe()}) but only "
                          f"{_gib(available[0])} is available ({available[1]}); {hint}")
     return est
+
+
+def _estimate_transformer(cfg, b: int) -> MemoryEstimate:
+    """SPEC 7.3's transformer (:class:`numerics.transformer.EnsembleTransformer`), counted like :func:`estimate`:
+    ``P = E (W D + n_layer (4 H k W + 2 W M + M + 5 W) + 2 W + N W)`` parameters (``k = W // H``, ``M`` = mlp);
+    one step keeps, per layer and token, the stream, its norm, q/k/v/attended values, the MLP's two activations
+    and the scores and weights ``(H, n)`` for autograd, about ``E B (n+1) n_layer (6 W + 4 H k + 2 M + 3 H n) b``
+    (x2 for the gradients); evaluation chunks are ``k_eval = max(64, min(8192, 2^24 / (n E (3H + D))))`` prompts
+    holding one layer's activations at a time (no gradients)."""
+    E, H, B, n, d, N = cfg.ensemble, cfg.n_head, cfg.batch, cfg.L, cfg.d, cfg.n_out
+    W, M, nL, D = cfg.width, cfg.mlp, cfg.n_layer, d + N
+    k = max(1, W // H)
+    per_member = W * D + nL * (4 * H * k * W + 2 * W * M + M + 5 * W) + 2 * W + N * W
+    P = E * per_member
+    model = 4 * P * b + per_member * 8 + P * b
+    act = (n + 1) * (6 * W + 4 * H * k + 2 * M + 3 * H * n)  # one layer, one prompt
+    step = 2 * E * B * nL * act * b
+    rows = n_log_rows(cfg.steps, cfg.log_every)
+    log = 5 * rows * (8 * (2 + 3 * E) + 10 * 112)
+    k_eval = max(64, min(8192, 2**24 // (n * E * (3 * H + D))))
+    ev = k_eval * (n * 3 * D * 8 + E * act * b)
+    checkpoint = 9 * P * b
+    return MemoryEstimate(model, step, log, ev, checkpoint, on_cuda=str(cfg.device).startswith("cuda"))
