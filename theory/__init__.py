@@ -5,7 +5,9 @@ derivation module exposes its statements once as ``identities()`` (name -> expre
 
 Modules: ``symbols`` (every symbol), ``mean_field`` (L~, SPEC 3.1), ``flow`` (3.2), ``expansion`` (3.3),
 ``wick`` + ``risks`` (exact GD / DGD risks, 3.4), ``bayes`` (Marchenko–Pastur Bayes risk, 3.4),
-``delta_method`` + ``refined`` (the refined loss, 3.5), ``validate`` and ``problem`` (numpy only).
+``delta_method`` + ``refined`` (the refined loss, 3.5), ``preconditioned`` (anisotropic covariates, 3.6),
+``multitask`` (N-task mean-field loss and flow, 3.7),
+``validate`` and ``problem`` (numpy only).
 Imports are lazy (PEP 562), so that ``theory.validate`` and ``theory.problem`` — numpy only — can be used by
 ``numerics`` without loading sympy.
 """
@@ -24,6 +26,9 @@ _EXPORTS = {
     "dgd_risk": "risks", "dgd_step_tolerance": "risks", "gd_optimal_step": "risks", "gd_risk": "risks",
     "bayes_risk_proportional": "bayes", "excess_ratio_proportional": "bayes", "mp_stieltjes": "bayes",
     "Problem": "problem", "PAPER_POINT": "problem",
+    "ols_excess_risk": "sparse", "predicted_n_slope": "sparse", "predicted_d_exponent": "sparse",
+    "multitask_loss": "multitask",
+    "preconditioned_gd_optimum": "preconditioned", "preconditioned_gd_risk": "preconditioned",
 }
 
 __all__ = sorted(_EXPORTS)

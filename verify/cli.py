@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     der.add_argument("--latex", action="store_true", help="print LaTeX instead of pretty text")
     der.set_defaults(handler=_cmd_derive)
 
-    for mod in ("verify.train_cmd", "verify.bench"):
+    for mod in ("verify.train_cmd", "verify.bench", "verify.baselines_cmd"):
         importlib.import_module(mod).add_parser(sub)
     return parser
 

@@ -23,6 +23,9 @@ from typing import Any, Callable, ContextManager, Iterator
 
 from .result import ClaimResult
 
+#: row kinds whose tolerance comes from a sample (the resolution is the sample size's)
+STOCHASTIC = ("monte-carlo", "trained")
+
 
 @dataclass(frozen=True)
 class Mutant:
@@ -40,11 +43,15 @@ class Mutant:
     patch: Callable[[], ContextManager]
     effect: Callable[[dict, Any], float] | None = None
     quick_resolves: bool = True
+    #: when ``quick_resolves`` is False: why the quick profile cannot reject it (shown in the report)
+    why_not: str = ""
 
     def __post_init__(self):
         claim, _, name = self.id.partition(":")
         if not claim or not name:
             raise ValueError(f"mutant id must be 'CLAIM:name', got {self.id!r}")
+        if not self.quick_resolves and not self.why_not:
+            raise ValueError(f"mutant {self.id}: say why the quick profile cannot reject it (why_not=...)")
 
 
 @dataclass(frozen=True)
@@ -117,11 +124,12 @@ def prediction_shift(base: ClaimResult, other: ClaimResult) -> float:
 
 
 def resolution(result: ClaimResult) -> float:
-    """The smallest relative effect the check can resolve: min ``tolerance / |predicted|`` over checked rows
-    that have both (``tolerance`` itself where the prediction is 0, as in :func:`prediction_shift`; NaN when
-    no row has a tolerance)."""
+    """The smallest relative effect the check can resolve at its sample size: min ``tolerance / |predicted|`` over
+    the checked Monte Carlo and trained rows that have both (``tolerance`` itself where the prediction is 0, as in
+    :func:`prediction_shift`); exact rows (symbolic, closed-form, rounding checks) are left out, their resolution is
+    not a sample size's. NaN when no such row has a tolerance."""
     vals = [c.tolerance / (abs(c.predicted) if c.predicted != 0 else 1.0) for c in result.comparisons
-            if not c.info and c.tolerance is not None and c.predicted is not None
+            if not c.info and c.kind in STOCHASTIC and c.tolerance is not None and c.predicted is not None
             and math.isfinite(c.tolerance) and math.isfinite(c.predicted)]
     return min(vals) if vals else math.nan
 
@@ -157,5 +165,7 @@ def run_power(mutants, judge: Callable[[dict, Any, ClaimResult], None], data: di
                   "sample size")
         else:
             by = f"not rejected: verdict under the mutant is {scratch.verdict}"
+        if not rejected and m.why_not:
+            by += f"; expected: {m.why_not}"
         rows.append(PowerRow(m.id, m.change, effect, bool(rejected), by, m.quick_resolves))
     return rows

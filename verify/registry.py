@@ -215,7 +215,7 @@ def _load() -> None:
 
 def all_claims() -> list[Claim]:
     _load()
-    return sorted(_REGISTRY.values(), key=lambda c: (c.id[0], int(c.id[1:])))
+    return sorted(_REGISTRY.values(), key=lambda c: ("HC".find(c.id[0]) % 3, c.id[0], int(c.id[1:])))  # H, then C
 
 
 def get(claim_id: str) -> Claim:

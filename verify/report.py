@@ -123,10 +123,10 @@ def _power_lines(r: ClaimResult, c: Claim | None) -> list[str]:
     n_rej = sum(p.rejected for p in r.power)
     lines = ["", f"**Power** — {n_rej} of {len(r.power)} wrong theories rejected, each judged on the same data as "
              f"the verdict above; effect = largest relative change of the predictions; the check resolves relative "
-             f"effects down to {_fmt(r.resolution)} (its tightest relative tolerance).", "",
+             f"effects down to {_fmt(r.resolution)} (its tightest relative tolerance among Monte Carlo and trained rows).", "",
              "| mutant | what is wrong | effect | rejected | by / why not |", "|---|---|---|---|---|"]
     for p in r.power:
-        mark = "✔" if p.rejected else ("✘ (paper profile resolves it)" if not p.quick_resolves else "✘")
+        mark = "✔" if p.rejected else ("✘ (not expected at this profile)" if not p.quick_resolves else "✘")
         lines.append(f"| `{p.mutant}` | {_cell(p.change)} | {_fmt(p.effect)} | {mark} | {_cell(p.by)} |")
     return lines
 

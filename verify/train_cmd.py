@@ -18,7 +18,7 @@ import warnings
 from pathlib import Path
 
 #: CLI flag for each config field whose name differs, so error messages name what the user typed.
-_FLAGS = {"n_head": "--heads", "ensemble": "--ensemble", "log_every": "--log-every",
+_FLAGS = {"n_head": "--heads", "n_layer": "--layers", "ensemble": "--ensemble", "log_every": "--log-every",
           "checkpoint_every": "--checkpoint-every", "eval_prompts": "--eval-prompts", "weight_decay": "--weight-decay"}
 
 
@@ -37,7 +37,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0,
                    help="run seed; the members are its spawned children, disjoint across seeds (default 0)")
     p.add_argument("--ensemble", type=int, default=1, help="independent models trained together (default 1)")
-    p.add_argument("--model", default="softmax", help="softmax | linear | linear-normalised (default softmax)")
+    p.add_argument("--model", default="softmax", help="softmax | linear | linear-normalised | transformer | "
+                                                      "transformer-linear (default softmax)")
+    p.add_argument("--layers", type=int, default=3, help="transformer layers (--model transformer*; default 3)")
+    p.add_argument("--width", type=int, default=32, help="transformer residual width (default 32)")
+    p.add_argument("--mlp", type=int, default=0, help="transformer MLP hidden size, 0 = attention only (default 0)")
+    p.add_argument("--s", type=int, default=None, help="sparse data (SPEC 7.1): support size 1 <= s <= d")
+    p.add_argument("--supports", default=None,
+                   help="multi-task data (SPEC 1.3): 1-based inclusive coordinate ranges per task, e.g. 1-4,3-6 "
+                        "(N = number of ranges; '+' joins ranges of one task)")
+    p.add_argument("--cov", default=None,
+                   help="anisotropic covariates (SPEC 1.2): toeplitz:RHO (Sigma_ij = RHO^|i-j|), diag:a,b,... "
+                        "(d positive entries) or a path to a .npy (d, d) symmetric positive-definite matrix")
     p.add_argument("--dtype", default="float32", help="float32 | float64 (default float32)")
     p.add_argument("--device", default="cpu", help="cpu | cuda[:N] (default cpu)")
     p.add_argument("--log-every", type=int, default=1000, help="log period in steps (default 1000)")
@@ -58,6 +69,23 @@ def config_from_args(args):
               batch=args.batch, lr=args.lr, optimizer=args.optimizer, weight_decay=args.weight_decay, seed=args.seed,
               ensemble=args.ensemble, dtype=args.dtype, log_every=args.log_every, eval_prompts=args.eval_prompts,
               device=args.device, checkpoint_every=args.checkpoint_every, threads=args.threads)
+    if args.model.startswith("transformer"):
+        kw.update(n_layer=args.layers, width=args.width, mlp=args.mlp)
+    elif (args.layers, args.width, args.mlp) != (3, 32, 0):
+        raise ValueError(f"--layers, --width and --mlp apply to --model transformer[-linear], not {args.model!r}")
+    if getattr(args, "s", None) is not None:
+        kw["s"] = args.s
+    if getattr(args, "cov", None) is not None:
+        kw["cov"] = parse_cov(args.cov, d=args.d)
+    if getattr(args, "supports", None) is not None:
+        from numerics.phases import parse_supports
+
+        try:
+            kw["supports"] = parse_supports(args.supports, d=args.d)
+        except ValueError as exc:
+            msg = str(exc)
+            raise ValueError("--supports" + (msg[len("supports"):] if msg.startswith("supports") else ": " + msg)) \
+                from None
     try:
         return TrainConfig(**kw)
     except ValueError as exc:
@@ -71,6 +99,38 @@ def config_from_args(args):
             if head in kw:
                 msg = "--" + msg
         raise ValueError(msg) from None
+
+
+def parse_cov(text: str, *, d: int) -> tuple[tuple[float, ...], ...]:
+    """``--cov``: ``toeplitz:RHO``, ``diag:a,b,...`` or a ``.npy`` path -> a validated SPD ``(d, d)`` matrix as nested
+    tuples; a ``ValueError`` naming ``--cov`` otherwise (exit 2)."""
+    import numpy as np
+
+    from theory.validate import check_float, check_int, check_spd
+
+    try:
+        d = check_int("--d", d, lo=1)
+        kind, _, rest = text.partition(":")
+        if kind == "toeplitz" and rest:
+            rho = check_float("rho", float(rest), lo=-1.0, hi=1.0, lo_open=True)
+            i = np.arange(d)
+            mat = rho ** np.abs(i[:, None] - i[None, :])
+        elif kind == "diag" and rest:
+            entries = [float(v) for v in rest.split(",")]
+            if len(entries) != d:
+                raise ValueError(f"diag: needs d = {d} entries, got {len(entries)}")
+            mat = np.diag(entries)
+        elif text.endswith(".npy"):
+            try:
+                mat = np.load(text, allow_pickle=False)
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"cannot read {text} as a .npy matrix ({type(exc).__name__})") from None
+        else:
+            raise ValueError(f"must be toeplitz:RHO, diag:a,b,... or a .npy file, got {text!r}")
+        arr = check_spd("the matrix", mat, d=d)
+    except ValueError as exc:
+        raise ValueError(f"--cov: {str(exc).splitlines()[0]}") from None
+    return tuple(tuple(float(v) for v in row) for row in arr)
 
 
 def run(args) -> int:
@@ -106,9 +166,17 @@ def run(args) -> int:
         note = f" (resumed from step {res.resumed_from})" if res.resumed_from else ""
         note += " (finished again: its files were damaged)" if finished else ""
     summ = res.summary()
-    print(f"trained {cfg.model} H={cfg.n_head} x{cfg.ensemble} for {cfg.steps} steps{note}: "
+    shape = f"{cfg.n_layer} layers x " if cfg.is_transformer else ""
+    print(f"trained {cfg.model} {shape}H={cfg.n_head} x{cfg.ensemble} for {cfg.steps} steps{note}: "
           f"final loss {summ['final_loss']:.4f}; {res.steps_per_s:.0f} steps/s; summary in {out / ck.SUMMARY}")
     for e, m in enumerate(summ["members"]):
+        if "heads" not in m:  # the transformer has no SPEC 2.1 circuits to print
+            print(f"  member {e} (seed {m['seed']}): loss {m['final_loss']:.4f} ± {m['final_loss_se']:.4f}")
+            continue
+        if "phase" in m:  # multi-task: the head allocation (SPEC 3.7)
+            print(f"  member {e} (seed {m['seed']}): loss {m['final_loss']:.4f}  phase {m['phase']}  mu (per head, "
+                  f"per task): {[[round(x, 2) for x in row] for row in m['phase_mu']]}")
+            continue
         heads = " ".join(f"({h['omega']:+.3f},{h['mu']:+.2f}{',dummy' if h['dummy'] else ''})" for h in m["heads"])
         print(f"  member {e} (seed {m['seed']}): loss {m['final_loss']:.4f}  eta_eff {m['eta_eff']:.3f}  "
               f"zero-sum {m['zero_sum']:.3f}  (omega,mu): {heads}")

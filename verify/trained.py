@@ -92,7 +92,7 @@ def train_config(protocol: TrainingProtocol, problem: Problem, ctx: RunContext, 
 
 
 #: the modules whose code determines a trained model (its data, model, optimiser loop and seeding)
-TRAINING_CODE = ("numerics.attention", "numerics.data", "numerics.seeds", "numerics.training")
+TRAINING_CODE = ("numerics.attention", "numerics.transformer", "numerics.data", "numerics.seeds", "numerics.training")
 
 
 def training_code_version() -> str:
