@@ -19,7 +19,7 @@ from numerics.training import TrainConfig, cached_train
 from theory import multitask
 from theory.problem import Problem
 
-from ...trained import cache_root
+from ...trained import CLAIM_THREADS, cache_root
 
 #: Small settings whose derived loss is proved equal to the matrix form at claim time (the tests prove more).
 IDENTITY_CASES = ((1, ((0, 1),), 2), (2, ((0, 1), (1, 2)), 3), (2, ((0,), (1,)), 2))
@@ -92,7 +92,7 @@ def _trained(p, ctx) -> dict:
                               batch=p.training.batch, lr=p.training.lr, seed=ctx.seed, key=("h10", name, f"H{H}"),
                               ensemble=p.training.n_seeds("all"), log_every=p.training.log_every,
                               eval_prompts=p.training.eval_prompts, device=ctx.device,
-                              checkpoint_every=p.training.checkpoint_every)
+                              checkpoint_every=p.training.checkpoint_every, threads=CLAIM_THREADS)
             res = cached_train(cfg, cache_root(ctx), progress=ctx.progress)
             kq, ov, d = circuits(res.model)
             om, mu = from_circuits(kq, ov, d)

@@ -22,7 +22,7 @@ from numerics.training import TrainConfig, cached_train
 from theory import preconditioned
 from theory.problem import Problem
 
-from ...trained import cache_root
+from ...trained import CLAIM_THREADS, cache_root
 
 #: Versions of the predictor: plain x_l, centred x_l - xbar (debiased GD, SPEC 2.4).
 VERSIONS = ("plain", "centred")
@@ -100,7 +100,8 @@ def train_config(p, S: np.ndarray, name: str, ctx) -> TrainConfig:
     return TrainConfig(d=p.problem.d, L=p.problem.L, sigma2=p.problem.sigma2, cov=tuple(map(tuple, S)),
                        n_head=p.n_head, steps=t.steps, batch=t.batch, lr=t.lr, seed=ctx.seed,
                        key=("H9", name, f"H{p.n_head}"), ensemble=t.n_seeds(p.n_head), log_every=t.log_every,
-                       eval_prompts=t.eval_prompts, device=ctx.device, checkpoint_every=t.checkpoint_every)
+                       eval_prompts=t.eval_prompts, device=ctx.device, checkpoint_every=t.checkpoint_every,
+                       threads=CLAIM_THREADS)
 
 
 def _trained(S: np.ndarray, p, ctx, name: str) -> dict:
