@@ -39,7 +39,7 @@ from theory.problem import Problem
 
 from .params import Params
 from .registry import RunContext
-from .trained import cache_root
+from .trained import CLAIM_THREADS, cache_root
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,8 @@ def config(t: SparseTraining, problem: Problem, *, seed: int, device: str) -> Tr
     return TrainConfig(d=problem.d, L=problem.L, sigma2=problem.sigma2, s=problem.s, model=t.model,
                        n_layer=t.n_layer, n_head=t.n_head, width=t.width, mlp=t.mlp, steps=t.steps, batch=t.batch,
                        lr=t.lr, seed=seed, key=("trained", "sparse"), ensemble=t.ensemble, log_every=t.log_every,
-                       eval_prompts=t.eval_prompts, device=device, checkpoint_every=t.checkpoint_every)
+                       eval_prompts=t.eval_prompts, device=device, checkpoint_every=t.checkpoint_every,
+                       threads=CLAIM_THREADS)
 
 
 #: The data model per profile (SPEC 7.1).

@@ -55,7 +55,7 @@ PROTOCOLS = {
     "smoke": TrainingProtocol(steps=300, batch=128, lr=1e-3, log_every=50, eval_prompts=2_048,
                               seeds={"1": 2, "2": 4, "4": 2, "8": 2}, checkpoint_every=150),
     "quick": TrainingProtocol(steps=5_000, batch=256, lr=1e-3, log_every=125, eval_prompts=4_096,
-                              seeds={"1": 2, "2": 40}, checkpoint_every=1_000),
+                              seeds={"1": 2, "2": 32}, checkpoint_every=1_000),
     "paper": TrainingProtocol(steps=20_000, batch=256, lr=1e-3, log_every=250, eval_prompts=16_384,
                               seeds={"1": 8, "2": 64, "4": 64, "8": 64}, checkpoint_every=5_000),
 }
