@@ -146,7 +146,11 @@ def control_variate_moments(omega, mu, *, d: int, L: int, sigma2: float, n_promp
        control variate whose exact mean (the risk of mean plus debiased GD, SPEC 3.4) is supplied by the *caller*
        to :func:`assemble_control_variate`, so the simulation borrows nothing from any theory.
 
-    Returns ``n``, ``v_mean``, ``v_var``, ``u_mean``, ``u_var``, ``uv_cov`` (sample moments, ``ddof=1``).
+    Returns ``n``, ``v_mean``, ``v_var``, ``u_mean``, ``u_var``, ``uv_cov`` (sample moments, ``ddof=1``) and
+    ``resid_var``, the sample variance of :math:`v-bu` at the fitted :math:`b=\widehat{\rm cov}(v,u)/\widehat{\rm var}(u)`
+    computed from the samples themselves: where the control explains nearly all the variance (correlation within
+    :math:`10^{-15}` of 1, e.g. :math:`\omega\to0`) the moment formula :math:`\widehat{\rm var}\,v-b^2\widehat{\rm var}\,u`
+    cancels catastrophically and can even round to zero.
     """
     omega, mu = check_heads(omega, mu)
     d, L, sigma2 = check_problem(d, L, sigma2)
@@ -169,14 +173,17 @@ def control_variate_moments(omega, mu, *, d: int, L: int, sigma2: float, n_promp
                 out.append(((resid**2).sum(-1) / d + sigma2 * (1 + (c**2).sum(-1))).cpu().numpy())
     v, u = np.concatenate(vs), np.concatenate(us)
     cov = np.cov(v, u)
+    coef = cov[0, 1] / cov[1, 1] if cov[1, 1] > 0 else 0.0
     return {"n": int(v.size), "v_mean": float(v.mean()), "v_var": float(cov[0, 0]), "u_mean": float(u.mean()),
-            "u_var": float(cov[1, 1]), "uv_cov": float(cov[0, 1])}
+            "u_var": float(cov[1, 1]), "uv_cov": float(cov[0, 1]), "resid_var": float(np.var(v - coef * u, ddof=1))}
 
 
 def assemble_control_variate(raw: dict, control_mean: float) -> dict[str, float]:
     r"""The control-variate estimate from :func:`control_variate_moments` and the control's exact mean
     :math:`m_u`: :math:`\hat R = \bar v - b(\bar u - m_u)` with the fitted :math:`b = \widehat{\rm cov}(v,u)/\widehat{\rm var}(u)`
-    (bias :math:`O(1/n)`), standard error :math:`\sqrt{(\widehat{\rm var}\,v - b^2\widehat{\rm var}\,u)/n}`.
+    (bias :math:`O(1/n)`), standard error :math:`\sqrt{\widehat{\rm var}(v-bu)/n}` (``raw['resid_var']`` where
+    present, else the moment formula :math:`\widehat{\rm var}\,v - b^2\widehat{\rm var}\,u`, which loses all digits
+    when the correlation is within rounding of 1).
 
     Returns ``mean, se`` (the estimate), ``rb_mean, rb_se`` (Rao-Blackwell alone), ``cv_mean, cv_se`` (the
     control's own Monte Carlo mean, to compare with ``cv_exact`` = ``control_mean``), ``cv_coef``. A wrong
@@ -187,7 +194,8 @@ def assemble_control_variate(raw: dict, control_mean: float) -> dict[str, float]
     n = check_int("raw['n']", int(n_raw) if isinstance(n_raw, float) and n_raw.is_integer() else n_raw, lo=2)
     var_u, var_v, cov = float(raw["u_var"]), float(raw["v_var"]), float(raw["uv_cov"])
     coef = cov / var_u if var_u > 0 else 0.0
-    var_z = max(var_v - 2 * coef * cov + coef * coef * var_u, 0.0)
+    var_z = (check_float("raw['resid_var']", raw["resid_var"], lo=0.0) if "resid_var" in raw
+             else max(var_v - 2 * coef * cov + coef * coef * var_u, 0.0))
     return {"mean": float(raw["v_mean"] - coef * (raw["u_mean"] - exact)), "se": math.sqrt(var_z / n),
             "rb_mean": float(raw["v_mean"]), "rb_se": math.sqrt(var_v / n),
             "cv_mean": float(raw["u_mean"]), "cv_se": math.sqrt(var_u / n), "cv_exact": exact, "cv_coef": coef}

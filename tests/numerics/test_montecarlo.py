@@ -155,7 +155,7 @@ def test_control_variate_is_assembled_from_raw_moments_and_a_caller_supplied_mea
 
     kw = {"d": 4, "L": 20, "sigma2": 0.2, "n_prompts": 2_000, "seed": 7}
     raw = control_variate_moments([0.2, -0.2], [2.0, -2.0], **kw)
-    assert set(raw) == {"n", "v_mean", "v_var", "u_mean", "u_var", "uv_cov"} and raw["n"] == 2_000
+    assert set(raw) == {"n", "v_mean", "v_var", "u_mean", "u_var", "uv_cov", "resid_var"} and raw["n"] == 2_000
     good = assemble_control_variate(raw, raw["u_mean"])          # control mean = its own MC mean: no correction
     assert good["mean"] == pytest.approx(raw["v_mean"], rel=1e-14)
     shifted = assemble_control_variate(raw, raw["u_mean"] * 1.01)
@@ -163,3 +163,22 @@ def test_control_variate_is_assembled_from_raw_moments_and_a_caller_supplied_mea
     assert good["se"] <= good["rb_se"]
     wrapped = variance_reduced_risk([0.2, -0.2], [2.0, -2.0], control_mean=raw["u_mean"], **kw)
     assert wrapped == pytest.approx(good, rel=1e-12)
+    moments_only = assemble_control_variate({k: v for k, v in raw.items() if k != "resid_var"}, raw["u_mean"])
+    assert moments_only["se"] == pytest.approx(good["se"], rel=1e-6)  # the two routes agree away from rho = 1
+
+
+def test_control_variate_se_survives_a_control_that_explains_almost_everything():
+    """omega -> 0: corr(v, u) = 1 - O(1e-19), where var v - b^2 var u rounds to zero (CI once found se = 0 at
+    this point, seed 1, while the estimate sat 2e-10 from the exact value). The SE from the residuals themselves
+    stays positive and of the size of the scatter between seeds."""
+    from numerics.montecarlo import assemble_control_variate, control_variate_moments
+    from theory.risks import dgd_risk
+
+    kw = {"d": 2, "L": 20, "sigma2": 0.0}
+    om, mu = [0.001953125, 0.0], [0.00390625, 2.0]
+    exact_control = dgd_risk(eta=mu[0] * om[0], **kw) + sum(mu) ** 2 / kw["L"]  # sigma2 = 0
+    est = [assemble_control_variate(control_variate_moments(om, mu, seed=s, n_prompts=20_000, **kw), exact_control)
+           for s in (1, 2, 3)]
+    ses = [e["se"] for e in est]
+    assert min(ses) > 0 and max(ses) / min(ses) < 1.5
+    assert np.std([e["mean"] for e in est], ddof=1) < 4 * np.mean(ses)

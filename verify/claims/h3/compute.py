@@ -16,7 +16,7 @@ from theory.mean_field import optimal_mu
 from theory.refined import refined_loss_expr, refined_loss_raw_expr
 
 #: Columns of ``grid_raw`` (the sample moments of :func:`numerics.montecarlo.control_variate_moments`).
-RAW_KEYS = ("n", "v_mean", "v_var", "u_mean", "u_var", "uv_cov")
+RAW_KEYS = ("n", "v_mean", "v_var", "u_mean", "u_var", "uv_cov", "resid_var")
 
 GRID_TEXT = ("d ~ U{2..20}, L log-uniform on [10, 200], sigma2 ~ U[0, 1], H ~ U{1..4}, omega ~ U[-omega_max, "
              "omega_max]^H; even points mu = argmin_mu L~ (omega redrawn until max|mu| <= mu_cap), odd points "
