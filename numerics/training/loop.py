@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -39,6 +40,12 @@ from .result import TrainResult
 
 class TrainingDiverged(RuntimeError):
     """The loss or the parameters became NaN/inf; the message says when and where the last good checkpoint is."""
+
+
+#: Set it to stop every running trainer at its next log step or checkpoint with :class:`KeyboardInterrupt`: how
+#: runs training in worker threads are interrupted (Python cannot interrupt a thread from outside). The run folder
+#: is left as a run killed at that moment: it resumes from its last checkpoint.
+STOP = threading.Event()
 
 
 def _early_logs(steps: int, log_every: int) -> list[int]:
@@ -290,6 +297,8 @@ class Trainer:
         bar = _bar(cfg, self.step) if self.progress and self.step < stop else None
         # events (log steps, checkpoint multiples, stop) one at a time: memory does not grow with steps
         while self.step < stop:
+            if STOP.is_set():
+                raise KeyboardInterrupt(f"training stopped at step {self.step} (numerics.training.loop.STOP)")
             s = self.step
             target = min(stop, (s // every + 1) * every, (s // ck_every + 1) * ck_every,
                          next((e for e in early if e > s), stop))

@@ -15,11 +15,11 @@ from numerics.data import make_generator, sampler_for
 from numerics.multitask_flow import integrate_starts, random_starts
 from numerics.patterns import circuits
 from numerics.phases import format_supports, from_circuits, parse_supports
-from numerics.training import TrainConfig, cached_train
+from numerics.training import TrainConfig
 from theory import multitask
 from theory.problem import Problem
 
-from ...trained import CLAIM_THREADS, cache_root
+from ...trained import CLAIM_THREADS, train_many
 
 #: Small settings whose derived loss is proved equal to the matrix form at claim time (the tests prove more).
 IDENTITY_CASES = ((1, ((0, 1),), 2), (2, ((0, 1), (1, 2)), 3), (2, ((0,), (1,)), 2))
@@ -83,29 +83,31 @@ def _flow(p, ctx) -> dict:
 def _trained(p, ctx) -> dict:
     from . import plan_entry
 
-    out = {}
+    out, plan = {}, []
     for entry in p.train_plan:
         sup, heads = plan_entry(entry, p.d)
         name = format_supports(sup)
         for H in heads:
-            cfg = TrainConfig(d=p.d, L=p.L, sigma2=p.sigma2, n_head=H, supports=sup, steps=p.training.steps,
-                              batch=p.training.batch, lr=p.training.lr, seed=ctx.seed, key=("h10", name, f"H{H}"),
-                              ensemble=p.training.n_seeds("all"), log_every=p.training.log_every,
-                              eval_prompts=p.training.eval_prompts, device=ctx.device,
-                              checkpoint_every=p.training.checkpoint_every, threads=CLAIM_THREADS)
-            res = cached_train(cfg, cache_root(ctx), progress=ctx.progress)
-            kq, ov, d = circuits(res.model)
-            om, mu = from_circuits(kq, ov, d)
-            entry = {}
-            mid = None if res.run_dir is None else Path(res.run_dir) / ck.PREV_CHECKPOINT
-            if mid is not None and mid.exists():        # the previous checkpoint: the phase's stability
-                state = ck.read_checkpoint(mid)
-                if int(state["step"]) < cfg.steps:
-                    om_mid, mu_mid = from_circuits(*circuits(state["model"], d=p.d)[:2], p.d)
-                    entry = {"omega_mid": om_mid, "mu_mid": mu_mid, "mid_step": int(state["step"])}
-            out[f"{name}|{H}"] = {**entry, "omega": om, "mu": mu, "final_loss": np.asarray(res.final_loss, dtype=float),
-                                  "final_loss_se": np.asarray(res.final_loss_se, dtype=float),
-                                  "seeds": [int(s) for s in cfg.seeds], "steps": int(cfg.steps)}
+            plan.append((name, H, TrainConfig(
+                d=p.d, L=p.L, sigma2=p.sigma2, n_head=H, supports=sup, steps=p.training.steps,
+                batch=p.training.batch, lr=p.training.lr, seed=ctx.seed, key=("h10", name, f"H{H}"),
+                ensemble=p.training.n_seeds("all"), log_every=p.training.log_every,
+                eval_prompts=p.training.eval_prompts, device=ctx.device,
+                checkpoint_every=p.training.checkpoint_every, threads=CLAIM_THREADS)))
+    results = train_many([cfg for _, _, cfg in plan], ctx)
+    for (name, H, cfg), res in zip(plan, results):
+        kq, ov, d = circuits(res.model)
+        om, mu = from_circuits(kq, ov, d)
+        entry = {}
+        mid = None if res.run_dir is None else Path(res.run_dir) / ck.PREV_CHECKPOINT
+        if mid is not None and mid.exists():        # the previous checkpoint: the phase's stability
+            state = ck.read_checkpoint(mid)
+            if int(state["step"]) < cfg.steps:
+                om_mid, mu_mid = from_circuits(*circuits(state["model"], d=p.d)[:2], p.d)
+                entry = {"omega_mid": om_mid, "mu_mid": mu_mid, "mid_step": int(state["step"])}
+        out[f"{name}|{H}"] = {**entry, "omega": om, "mu": mu, "final_loss": np.asarray(res.final_loss, dtype=float),
+                              "final_loss_se": np.asarray(res.final_loss_se, dtype=float),
+                              "seeds": [int(s) for s in cfg.seeds], "steps": int(cfg.steps)}
     return out
 
 

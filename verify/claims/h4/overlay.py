@@ -27,7 +27,7 @@ from theory.flow import flow_jacobian, flow_rhs
 from theory.mean_field import eta_star, mean_field_loss
 from theory.risks import dgd_step_tolerance
 
-from ...trained import trained_ensemble
+from ...trained import trained_ensembles
 
 
 def overlay_for_heads(res, H: int, prob: dict, t_end: float) -> dict:
@@ -66,7 +66,7 @@ def compute_overlay(p, ctx) -> dict:
     prob = {"d": p.problem.d, "L": p.problem.L, "sigma2": p.problem.sigma2}
     out = {"eta_star": eta_star(**prob), "eta_tolerance": dgd_step_tolerance(**prob, excess=p.delta_risk),
            "lr": p.training.lr, "heads": {}}
+    runs = trained_ensembles(p.training, p.problem, ctx, [(H, "softmax") for H in p.overlay_heads])
     for H in p.overlay_heads:
-        res = trained_ensemble(p.training, p.problem, ctx, n_head=H)
-        out["heads"][f"H{H}"] = overlay_for_heads(res, H, prob, p.t_end)
+        out["heads"][f"H{H}"] = overlay_for_heads(runs[H, "softmax"], H, prob, p.t_end)
     return out

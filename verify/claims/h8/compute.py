@@ -18,7 +18,7 @@ from numerics import dgd_predict
 from numerics.montecarlo import mc_losses
 from numerics.patterns import model_patterns
 
-from ...trained import trained_ensemble
+from ...trained import trained_ensembles
 from ..h6.compute import check_linear, rao_blackwell
 
 
@@ -87,9 +87,11 @@ def _dgd_losses(etas: np.ndarray, eta_bar: float, sigma2: float):
 
 
 def compute(p, ctx) -> dict:
-    runs = {f"softmax H={H}": trained_ensemble(p.training, p.problem, ctx, n_head=H) for H in p.heads}
-    for kind in ("linear", "linear-normalised"):
-        runs[kind] = trained_ensemble(p.training, p.problem, ctx, n_head=p.linear_heads, model=kind)
+    kinds = ("linear", "linear-normalised")
+    got = trained_ensembles(p.training, p.problem, ctx,
+                            [(H, "softmax") for H in p.heads] + [(p.linear_heads, k) for k in kinds])
+    runs = {f"softmax H={H}": got[H, "softmax"] for H in p.heads}
+    runs.update({k: got[p.linear_heads, k] for k in kinds})
     models = [res.model for res in runs.values()]
     out, etas = {}, []
     for name, res in runs.items():

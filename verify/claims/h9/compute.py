@@ -18,11 +18,11 @@ import torch
 from numerics.estimators import ridge_predict
 from numerics.montecarlo import mc_losses
 from numerics.patterns import circuits
-from numerics.training import TrainConfig, cached_train
+from numerics.training import TrainConfig
 from theory import preconditioned
 from theory.problem import Problem
 
-from ...trained import CLAIM_THREADS, cache_root
+from ...trained import CLAIM_THREADS, train_many
 
 #: Versions of the predictor: plain x_l, centred x_l - xbar (debiased GD, SPEC 2.4).
 VERSIONS = ("plain", "centred")
@@ -104,8 +104,7 @@ def train_config(p, S: np.ndarray, name: str, ctx) -> TrainConfig:
                        threads=CLAIM_THREADS)
 
 
-def _trained(S: np.ndarray, p, ctx, name: str) -> dict:
-    res = cached_train(train_config(p, S, name, ctx), cache_root(ctx), progress=ctx.progress)
+def _trained(res) -> dict:
     kq, ov, d = circuits(res.model)
     traj = {k: np.asarray(res.trajectory[k]) for k in TRAJECTORY_KEYS if k in res.trajectory}
     return {"kq": kq[..., :d, :d], "mu": ov[..., d, 0], "ov": ov[..., 0], "d": int(d),
@@ -119,6 +118,8 @@ def compute(p, ctx) -> dict:
     symbolic = {k: bool(sp.Matrix(e).is_zero_matrix if isinstance(e, sp.MatrixBase) else sp.expand(e) == 0)
                 for k, e in ids.items()}
     out = {"symbolic": symbolic, "covs": {}}
-    for name, S in covariances(p).items():
-        out["covs"][name] = {"mc": _monte_carlo(S, p, ctx, name), "trained": _trained(S, p, ctx, name)}
+    covs = covariances(p)
+    runs = train_many([train_config(p, S, name, ctx) for name, S in covs.items()], ctx)
+    for (name, S), res in zip(covs.items(), runs):
+        out["covs"][name] = {"mc": _monte_carlo(S, p, ctx, name), "trained": _trained(res)}
     return out
