@@ -28,17 +28,19 @@ Protocols (measured on a 2-core CPU, one thread, float32):
 """
 from __future__ import annotations
 
-import numpy as np
-
-from theory.problem import Problem
-
-from numerics.patterns import circuits
-from numerics.training import TrainConfig, TrainResult, cached_train
-from numerics.training.loop import STOP
-
+import concurrent.futures as cf
+import os
 from dataclasses import dataclass
 
-from theory.problem import PAPER_POINT
+import numpy as np
+import torch
+
+from numerics import checkpoint as ck
+from numerics.patterns import circuits
+from numerics.training import TrainConfig, TrainResult, build_model, cached_train
+from numerics.training.loop import STOP
+from theory.problem import PAPER_POINT, Problem
+from theory.validate import check_int
 
 from .params import Params, TrainingProtocol
 from .registry import RunContext
@@ -133,13 +135,13 @@ def trained_ensemble(protocol: TrainingProtocol, problem: Problem, ctx: RunConte
     return trained_ensembles(protocol, problem, ctx, [(n_head, model)])[(n_head, model)]
 
 
-def trained_ensembles(protocol: TrainingProtocol, problem: Problem, ctx: RunContext,
-                      specs) -> dict[tuple[int, str], TrainResult]:
-    """The ensembles for ``specs`` (``[(n_head, model), ...]``), trained side by side by :func:`train_many`;
-    returned by ``(n_head, model)``."""
+def trained_ensembles(protocol: TrainingProtocol, problem: Problem, ctx: RunContext, specs, *,
+                      shard: int | None = None) -> dict[tuple[int, str], TrainResult]:
+    """The ensembles for ``specs`` (``[(n_head, model), ...]``), trained side by side by :func:`train_many`
+    (``shard``: as there); returned by ``(n_head, model)``."""
     specs = [(int(h), str(m)) for h, m in specs]
     cfgs = [train_config(protocol, problem, ctx, n_head=h, model=m) for h, m in specs]
-    return dict(zip(specs, train_many(cfgs, ctx)))
+    return dict(zip(specs, train_many(cfgs, ctx, shard=shard)))
 
 
 def _cost(cfg: TrainConfig) -> float:
@@ -148,47 +150,90 @@ def _cost(cfg: TrainConfig) -> float:
     return cfg.ensemble * cfg.steps * (1 + 0.1 * cfg.n_head)
 
 
-def train_many(cfgs: list[TrainConfig], ctx: RunContext) -> list[TrainResult]:
+def shards(cfg: TrainConfig, size: int | None) -> list[TrainConfig]:
+    """``cfg`` as runs of at most ``size`` members (near-equal, consecutive members: ``first_member``); ``[cfg]``
+    when ``size`` is None or the ensemble fits. The union of the shards' members is ``cfg``'s members."""
+    if size is None or cfg.ensemble <= size:
+        return [cfg]
+    k = -(-cfg.ensemble // check_int("shard", size, lo=1))
+    sizes = [cfg.ensemble // k + (i < cfg.ensemble % k) for i in range(k)]
+    starts = np.cumsum([0] + sizes[:-1]) + cfg.first_member
+    return [cfg.replace(ensemble=n, first_member=int(f)) for n, f in zip(sizes, starts)]
+
+
+def merge_shards(cfg: TrainConfig, parts: list[TrainResult]) -> TrainResult:
+    """One :class:`TrainResult` for ``cfg`` from the results of :func:`shards` (members concatenated in order:
+    parameters, trajectories ``(T, E, ...)``, final risks; the evaluation prompts are the same for every shard,
+    ``cfg.eval_seed``). It has no run folder of its own (``run_dir`` None; each shard has its own)."""
+    if len(parts) == 1:
+        return parts[0]
+    states = [p.model.state_dict() for p in parts]
+    model = build_model(cfg, cfg.device)
+    model.load_state_dict({k: torch.cat([st[k] for st in states], dim=0) for k in states[0]})
+    steps = [np.asarray(p.trajectory["step"]) for p in parts]
+    if any(not np.array_equal(steps[0], s) for s in steps[1:]):
+        raise ValueError("shards logged different steps; they cannot be merged")
+    traj = {k: (np.asarray(parts[0].trajectory[k]) if np.ndim(parts[0].trajectory[k]) < 2 else
+                np.concatenate([np.asarray(p.trajectory[k]) for p in parts], axis=1)) for k in parts[0].trajectory}
+    return TrainResult(cfg, model, traj, np.concatenate([p.final_loss for p in parts]),
+                       np.concatenate([p.final_loss_se for p in parts]), None,
+                       seconds=float(sum(p.seconds for p in parts)), cached=all(p.cached for p in parts))
+
+
+def train_many(cfgs: list[TrainConfig], ctx: RunContext, *, shard: int | None = None) -> list[TrainResult]:
     """:func:`numerics.training.cached_train` for each config (in the run cache, :func:`cache_root`), in order.
 
     On a CPU with several cores and several runs, the runs train concurrently in Python threads of this process,
     each with one intra-op thread, longest first (:func:`_cost`): torch releases the GIL inside its ops, and the
-    trainer's steps are too small for intra-op threads to use the cores well. A lone run keeps
-    :data:`CLAIM_THREADS` (float32 rounding depends on the thread count; the science does not). Measured on a 2-core CPU: H=2 x 6 and
-    H=8 x 4 members for 1,500 steps take 9.0 s one after the other on 2 threads and 7.2 s side by side, with
-    bit-identical models. Each run keeps its own seeds, checkpoints and lock, so results, caching and resumption
-    do not depend on the schedule; an interruption (or a failed run) stops the other runs at their next log step
+    trainer's steps are too small for intra-op threads to use the cores well. Measured on a 2-core CPU: H=2 x 6 and
+    H=8 x 4 members for 1,500 steps take 9.0 s one after the other on 2 threads and 7.2 s side by side (bit-identical
+    models); H=2 x 32 for 600 steps takes 14.3 s on 2 threads and on 1 — intra-op threads do not help it — while two
+    shards of 16 side by side take 8.1 s. Hence ``shard``: on the CPU, an ensemble larger than ``shard`` members
+    trains as :func:`shards` (machine-independent: the split depends on ``shard`` only) and comes back merged
+    (:func:`merge_shards`); a finished whole run in the cache is used as it is. A lone run keeps
+    :data:`CLAIM_THREADS` (float32 rounding depends on the thread count and the shard size; the science does not).
+    Each run keeps its own seeds, checkpoints and lock, so results, caching and resumption do not depend on the
+    schedule; an interruption (or a failed run) stops the other runs at their next log step
     (:data:`numerics.training.loop.STOP`), each resumable from its last checkpoint. Scale-out over machines is
     Dask's job, not this function's.
     """
-    import concurrent.futures as cf
-    import os
-
-    import torch
-
     root = cache_root(ctx)
+    on_cpu = all(c.device == "cpu" for c in cfgs)
+
+    def finished(c):
+        return (ck.run_dir(root, c.name(), c.identity()) / ck.SUMMARY).exists()
+
+    pieces = [shards(c, shard) if on_cpu and not finished(c) else [c] for c in cfgs]
+    flat = [p for ps in pieces for p in ps]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    workers = min(cores, len(cfgs))
-    if workers < 2 or any(c.device != "cpu" for c in cfgs):
-        return [cached_train(c, root, progress=ctx.progress) for c in cfgs]
-    order = sorted(range(len(cfgs)), key=lambda i: -_cost(cfgs[i]))
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)   # once, here: set_num_threads is process-wide, so never from the workers
-    pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="train")
-    try:
-        futs = {i: pool.submit(cached_train, cfgs[i].replace(threads=0), root, progress=ctx.progress) for i in order}
-        done, _ = cf.wait(futs.values(), return_when=cf.FIRST_EXCEPTION)
-        for f in done:                    # a failure surfaces at once, not when its turn in the list comes
-            if f.exception() is not None:
-                raise f.exception()
-        return [futs[i].result() for i in range(len(cfgs))]
-    except BaseException:   # Ctrl-C or a failed run: stop the others at their next log step (they resume later)
-        STOP.set()
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        STOP.clear()
-        torch.set_num_threads(prev)
+    workers = min(cores, len(flat))
+    if workers < 2 or not on_cpu:
+        done = [cached_train(c, root, progress=ctx.progress) for c in flat]
+    else:
+        order = sorted(range(len(flat)), key=lambda i: -_cost(flat[i]))
+        prev = torch.get_num_threads()
+        torch.set_num_threads(1)   # once, here: set_num_threads is process-wide, so never from the workers
+        pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="train")
+        try:
+            futs = {i: pool.submit(cached_train, flat[i].replace(threads=0), root, progress=ctx.progress)
+                    for i in order}
+            first, _ = cf.wait(futs.values(), return_when=cf.FIRST_EXCEPTION)
+            for f in first:                   # a failure surfaces at once, not when its turn in the list comes
+                if f.exception() is not None:
+                    raise f.exception()
+            done = [futs[i].result() for i in range(len(flat))]
+        except BaseException:   # Ctrl-C or a failed run: stop the others at their next log step (they resume later)
+            STOP.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            STOP.clear()
+            torch.set_num_threads(prev)
+    out, i = [], 0
+    for c, ps in zip(cfgs, pieces):
+        out.append(merge_shards(c, done[i:i + len(ps)]))
+        i += len(ps)
+    return out
 
 
 def ensemble_arrays(res, keys: tuple[str, ...]) -> dict:

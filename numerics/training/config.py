@@ -66,7 +66,9 @@ class TrainConfig:
     (SPEC 1.3, the model then has one output per task) and ``s`` (SPEC 7.1). **Seeds:** the run's streams are
     ``seeds.stream(seed, *key, ...)``: member initialisations are the spawned children of ``(seed, *key)``,
     the prompt streams those of ``(seed, *key, "prompts")``, the final evaluation ``(seed, *key, "eval")`` —
-    so two seeds, or two keys, share no member and no prompt.
+    so two seeds, or two keys, share no member and no prompt. ``first_member`` > 0 makes the run the members
+    ``first_member .. first_member + ensemble - 1`` of those children: a shard of a larger ensemble, trained apart
+    (``verify.trained.train_many`` splits a dominating ensemble that way so the shards train side by side).
     """
 
     d: int = 5
@@ -84,6 +86,7 @@ class TrainConfig:
     seed: int = 0
     key: tuple[str, ...] = DEFAULT_KEY
     ensemble: int = 1
+    first_member: int = 0
     dtype: str = "float32"
     log_every: int = 1000
     eval_prompts: int = 16384
@@ -124,6 +127,7 @@ class TrainConfig:
         check_int("seed", self.seed, lo=0, hi=MAX_SEED)
         object.__setattr__(self, "key", check_key(self.key))
         check_int("ensemble", self.ensemble, lo=1, hi=MAX_ENSEMBLE)
+        check_int("first_member", self.first_member, lo=0, hi=MAX_ENSEMBLE)
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         check_int("log_every", self.log_every, lo=1, hi=MAX_STEPS)
@@ -151,12 +155,12 @@ class TrainConfig:
     @property
     def seeds(self) -> tuple[int, ...]:
         """Initialisation seed of every member: the spawned children of ``(seed, *key)``."""
-        return member_seeds(self.seed, *self.key, n=self.ensemble)
+        return member_seeds(self.seed, *self.key, n=self.first_member + self.ensemble)[self.first_member:]
 
     @property
     def data_seeds(self) -> tuple[int, ...]:
         """Prompt-stream seed of every member: the spawned children of ``(seed, *key, "prompts")``."""
-        return member_seeds(self.seed, *self.key, "prompts", n=self.ensemble)
+        return member_seeds(self.seed, *self.key, "prompts", n=self.first_member + self.ensemble)[self.first_member:]
 
     @property
     def eval_seed(self) -> int:
@@ -170,6 +174,8 @@ class TrainConfig:
         """The fields that determine the result (JSON-able); the run's hash is computed from these."""
         skip = RUNTIME_FIELDS + (() if self.is_transformer else TRANSFORMER_FIELDS)
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip}
+        if not out["first_member"]:
+            del out["first_member"]   # a whole ensemble keeps the hash it had before shards existed
         for name in ("betas", "key"):
             out[name] = list(out[name])
         for name in ("cov", "supports"):
@@ -181,9 +187,10 @@ class TrainConfig:
         return ck.config_hash(self.identity())
 
     def name(self) -> str:
+        shard = f"+{self.first_member}" if self.first_member else ""
         if self.is_transformer:
-            return f"{self.model}-L{self.n_layer}-H{self.n_head}-W{self.width}-M{self.mlp}-E{self.ensemble}"
-        return f"{self.model}-H{self.n_head}-E{self.ensemble}"
+            return f"{self.model}-L{self.n_layer}-H{self.n_head}-W{self.width}-M{self.mlp}-E{self.ensemble}{shard}"
+        return f"{self.model}-H{self.n_head}-E{self.ensemble}{shard}"
 
     def replace(self, **kw) -> "TrainConfig":
         return dataclasses.replace(self, **kw)

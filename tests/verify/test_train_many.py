@@ -85,3 +85,41 @@ def test_stop_interrupts_a_trainer_at_its_next_log_step(tmp_path):
     finally:
         loop.STOP.clear()
     assert cached_train(cfg, tmp_path).config.steps == 400          # and the run resumes afterwards
+
+
+def test_shards_partition_the_members_and_keep_their_seeds():
+    cfg = TrainConfig(**TINY, n_head=2, ensemble=7, key=("t", "H2"))
+    parts = trained.shards(cfg, 3)
+    assert [p.ensemble for p in parts] == [3, 2, 2] and [p.first_member for p in parts] == [0, 3, 5]
+    assert sum((p.seeds for p in parts), ()) == cfg.seeds
+    assert sum((p.data_seeds for p in parts), ()) == cfg.data_seeds
+    assert {p.eval_seed for p in parts} == {cfg.eval_seed}          # one evaluation stream for all members
+    assert len({p.hash() for p in parts} | {cfg.hash()}) == 4 and len({p.name() for p in parts}) == 3
+    assert trained.shards(cfg, 7) == [cfg] and trained.shards(cfg, None) == [cfg]
+    assert "first_member" not in cfg.identity()                     # whole ensembles keep their old hashes
+    with pytest.raises(ValueError, match="first_member"):
+        TrainConfig(first_member=-1)
+    with pytest.raises(ValueError, match="shard"):
+        trained.shards(cfg, 0)
+
+
+def test_sharded_training_is_the_whole_ensemble(tmp_path, two_cores):
+    """float64: member e trains the same in any ensemble (to batching rounding); the merged result carries every
+    member's parameters, trajectory and risk in order, and a finished whole run is used as it is."""
+    ctx = RunContext("smoke", tmp_path / "a", progress=False, claim_id="H11")
+    cfg = TrainConfig(**TINY, n_head=2, ensemble=5, key=("t", "H2"), dtype="float64")
+    merged, = trained.train_many([cfg], ctx, shard=2)
+    whole = cached_train(cfg, tmp_path / "b")
+    assert merged.config == cfg and merged.run_dir is None and merged.model.n_member == 5
+    for n in ("q", "k", "v", "o"):
+        torch.testing.assert_close(getattr(merged.model, n), getattr(whole.model, n), rtol=1e-9, atol=1e-11)
+    assert set(merged.trajectory) == set(whole.trajectory)
+    for k, v in whole.trajectory.items():
+        assert merged.trajectory[k].shape == v.shape
+    assert merged.final_loss == pytest.approx(whole.final_loss, rel=1e-9)
+    again, = trained.train_many([cfg], ctx, shard=2)
+    assert again.cached
+    root = trained.cache_root(ctx)
+    cached_train(cfg, root)                                          # now the whole run is in the cache too
+    used, = trained.train_many([cfg], ctx, shard=2)
+    assert used.cached and used.run_dir is not None                 # the whole run, not the shards
