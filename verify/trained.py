@@ -60,7 +60,8 @@ HEADS = (1, 2, 4, 8)
 #: intra-op threads of a claim's training: 0 = leave torch's setting, i.e. every core when one ensemble trains alone
 #: (measured on a 2-core CPU, 2 threads train H=2 x 8 seeds 1.5x and H=8 x 4 seeds 1.2x faster than 1), one core each
 #: when :func:`train_many` trains several side by side. A runtime setting: it is not part of a run's hash, so a cached
-#: model is reused whatever the thread count (and the float32 results are bit-identical either way, measured).
+#: model is reused whatever the thread count (the shared quick ensembles came out bit-identical on 2 threads alone
+#: and on 1 side by side; in general float32 rounding may depend on the thread count).
 CLAIM_THREADS = 0
 
 
@@ -191,7 +192,7 @@ def train_many(cfgs: list[TrainConfig], ctx: RunContext, *, shard: int | None = 
     shards of 16 side by side take 8.1 s. Hence ``shard``: on the CPU, an ensemble larger than ``shard`` members
     trains as :func:`shards` (machine-independent: the split depends on ``shard`` only) and comes back merged
     (:func:`merge_shards`); a finished whole run in the cache is used as it is. A lone run keeps
-    :data:`CLAIM_THREADS` (float32 rounding depends on the thread count and the shard size; the science does not).
+    :data:`CLAIM_THREADS` (float32 rounding may depend on the thread count and the shard size; the science does not).
     Each run keeps its own seeds, checkpoints and lock, so results, caching and resumption do not depend on the
     schedule; an interruption (or a failed run) stops the other runs at their next log step
     (:data:`numerics.training.loop.STOP`), each resumable from its last checkpoint. Scale-out over machines is

@@ -68,7 +68,7 @@ class TrainConfig:
     the prompt streams those of ``(seed, *key, "prompts")``, the final evaluation ``(seed, *key, "eval")`` —
     so two seeds, or two keys, share no member and no prompt. ``first_member`` > 0 makes the run the members
     ``first_member .. first_member + ensemble - 1`` of those children: a shard of a larger ensemble, trained apart
-    (``verify.trained.train_many`` splits a dominating ensemble that way so the shards train side by side).
+    (``verify.trained.train_many`` splits a large ensemble that way so the shards train side by side).
     """
 
     d: int = 5
