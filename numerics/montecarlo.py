@@ -181,9 +181,9 @@ def control_variate_moments(omega, mu, *, d: int, L: int, sigma2: float, n_promp
 def assemble_control_variate(raw: dict, control_mean: float) -> dict[str, float]:
     r"""The control-variate estimate from :func:`control_variate_moments` and the control's exact mean
     :math:`m_u`: :math:`\hat R = \bar v - b(\bar u - m_u)` with the fitted :math:`b = \widehat{\rm cov}(v,u)/\widehat{\rm var}(u)`
-    (bias :math:`O(1/n)`), standard error :math:`\sqrt{\widehat{\rm var}(v-bu)/n}` (``raw['resid_var']`` where
-    present, else the moment formula :math:`\widehat{\rm var}\,v - b^2\widehat{\rm var}\,u`, which loses all digits
-    when the correlation is within rounding of 1).
+    (bias :math:`O(1/n)`), standard error :math:`\sqrt{\widehat{\rm var}(v-bu)/n}` from ``raw['resid_var']`` (not
+    the moment formula :math:`\widehat{\rm var}\,v - b^2\widehat{\rm var}\,u`, which loses all digits when the
+    correlation is within rounding of 1).
 
     Returns ``mean, se`` (the estimate), ``rb_mean, rb_se`` (Rao-Blackwell alone), ``cv_mean, cv_se`` (the
     control's own Monte Carlo mean, to compare with ``cv_exact`` = ``control_mean``), ``cv_coef``. A wrong
@@ -194,8 +194,9 @@ def assemble_control_variate(raw: dict, control_mean: float) -> dict[str, float]
     n = check_int("raw['n']", int(n_raw) if isinstance(n_raw, float) and n_raw.is_integer() else n_raw, lo=2)
     var_u, var_v, cov = float(raw["u_var"]), float(raw["v_var"]), float(raw["uv_cov"])
     coef = cov / var_u if var_u > 0 else 0.0
-    var_z = (check_float("raw['resid_var']", raw["resid_var"], lo=0.0) if "resid_var" in raw
-             else max(var_v - 2 * coef * cov + coef * coef * var_u, 0.0))
+    if "resid_var" not in raw:
+        raise ValueError("raw must hold 'resid_var' (the moments of control_variate_moments)")
+    var_z = check_float("raw['resid_var']", raw["resid_var"], lo=0.0)
     return {"mean": float(raw["v_mean"] - coef * (raw["u_mean"] - exact)), "se": math.sqrt(var_z / n),
             "rb_mean": float(raw["v_mean"]), "rb_se": math.sqrt(var_v / n),
             "cv_mean": float(raw["u_mean"]), "cv_se": math.sqrt(var_u / n), "cv_exact": exact, "cv_coef": coef}

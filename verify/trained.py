@@ -38,6 +38,7 @@ import torch
 from numerics import checkpoint as ck
 from numerics.patterns import circuits
 from numerics.training import TrainConfig, TrainResult, build_model, cached_train
+from numerics.training.cache import cached_run_dir
 from numerics.training.loop import STOP
 from theory.problem import PAPER_POINT, Problem
 from theory.validate import check_int
@@ -130,16 +131,10 @@ def cache_root(ctx: RunContext):
     return ctx.cache_dir() / "trained" / training_code_version()
 
 
-def trained_ensemble(protocol: TrainingProtocol, problem: Problem, ctx: RunContext, *, n_head: int,
-                     model: str = "softmax") -> TrainResult:
-    """Train (or load from the run cache, :func:`cache_root`) the ensemble for ``(model, n_head)``."""
-    return trained_ensembles(protocol, problem, ctx, [(n_head, model)])[(n_head, model)]
-
-
 def trained_ensembles(protocol: TrainingProtocol, problem: Problem, ctx: RunContext, specs, *,
                       shard: int | None = None) -> dict[tuple[int, str], TrainResult]:
-    """The ensembles for ``specs`` (``[(n_head, model), ...]``), trained side by side by :func:`train_many`
-    (``shard``: as there); returned by ``(n_head, model)``."""
+    """The ensembles for ``specs`` (``[(n_head, model), ...]``), trained (or loaded from the run cache,
+    :func:`cache_root`) side by side by :func:`train_many` (``shard``: as there); returned by ``(n_head, model)``."""
     specs = [(int(h), str(m)) for h, m in specs]
     cfgs = [train_config(protocol, problem, ctx, n_head=h, model=m) for h, m in specs]
     return dict(zip(specs, train_many(cfgs, ctx, shard=shard)))
@@ -202,7 +197,7 @@ def train_many(cfgs: list[TrainConfig], ctx: RunContext, *, shard: int | None = 
     on_cpu = all(c.device == "cpu" for c in cfgs)
 
     def finished(c):
-        return (ck.run_dir(root, c.name(), c.identity()) / ck.SUMMARY).exists()
+        return (cached_run_dir(c, root) / ck.SUMMARY).exists()
 
     pieces = [shards(c, shard) if on_cpu and not finished(c) else [c] for c in cfgs]
     flat = [p for ps in pieces for p in ps]

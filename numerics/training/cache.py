@@ -117,6 +117,12 @@ def finish_run(cfg: TrainConfig, run_dir: str | Path, *, progress: bool = False,
         return train(cfg, run_dir, resume=True, progress=progress, on_damage=on_damage)
 
 
+def cached_run_dir(cfg: TrainConfig, root: str | Path) -> Path:
+    """``root/<name>-<hash>``: the folder :func:`cached_train` uses for ``cfg`` (not created); the run there is
+    finished when it holds ``summary.json`` (:data:`numerics.checkpoint.SUMMARY`)."""
+    return ck.run_dir(root, cfg.name(), cfg.identity())
+
+
 def cached_train(cfg: TrainConfig, root: str | Path, *, progress: bool = False) -> TrainResult:
     """Train ``cfg`` under ``root/<name>-<hash>`` or reuse the finished run there; an interrupted run resumes.
 
@@ -125,7 +131,7 @@ def cached_train(cfg: TrainConfig, root: str | Path, *, progress: bool = False) 
     from scratch with a warning when none is usable.
     """
     check_memory(cfg)
-    folder = ck.run_dir(root, cfg.name(), cfg.identity())
+    folder = cached_run_dir(cfg, root)
     with ck.run_lock(folder):
         try:
             return finish_run(cfg, folder, progress=progress, on_damage="restart")

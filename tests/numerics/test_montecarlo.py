@@ -163,8 +163,10 @@ def test_control_variate_is_assembled_from_raw_moments_and_a_caller_supplied_mea
     assert good["se"] <= good["rb_se"]
     wrapped = variance_reduced_risk([0.2, -0.2], [2.0, -2.0], control_mean=raw["u_mean"], **kw)
     assert wrapped == pytest.approx(good, rel=1e-12)
-    moments_only = assemble_control_variate({k: v for k, v in raw.items() if k != "resid_var"}, raw["u_mean"])
-    assert moments_only["se"] == pytest.approx(good["se"], rel=1e-6)  # the two routes agree away from rho = 1
+    b = raw["uv_cov"] / raw["u_var"]   # away from rho = 1 the residuals' variance is the moment formula's
+    assert raw["resid_var"] == pytest.approx(raw["v_var"] - b * b * raw["u_var"], rel=1e-6)
+    with pytest.raises(ValueError, match="resid_var"):
+        assemble_control_variate({k: v for k, v in raw.items() if k != "resid_var"}, raw["u_mean"])
 
 
 def test_control_variate_se_survives_a_control_that_explains_almost_everything():
@@ -180,5 +182,6 @@ def test_control_variate_se_survives_a_control_that_explains_almost_everything()
     est = [assemble_control_variate(control_variate_moments(om, mu, seed=s, n_prompts=20_000, **kw), exact_control)
            for s in (1, 2, 3)]
     ses = [e["se"] for e in est]
+    # an SE estimated from 2e4 draws scatters by ~1/sqrt(2n) = 0.5% (times a kurtosis factor): 1.5 is far outside
     assert min(ses) > 0 and max(ses) / min(ses) < 1.5
     assert np.std([e["mean"] for e in est], ddof=1) < 4 * np.mean(ses)
