@@ -32,8 +32,10 @@ import torch
 
 from theory.validate import check_int
 from .. import checkpoint as ck
+from ..data import PromptStream
 from .config import TrainConfig, build_model, build_stream, check_device, make_optimizer
 from .evaluate import evaluate
+from .prefetch import PrefetchStream, fused_adam_step
 from .readouts import default_readouts
 from .result import TrainResult
 
@@ -108,6 +110,8 @@ class Trainer:
         self.resumed_from: int | None = None
         self._graph = None
         self._use_graph = cfg.cuda_graph
+        self._fast_step = None     # fused_adam_step(opt), built after the first ordinary step (None: not yet / n/a)
+        self._fast_ok = True
 
     # --------------------------------------------------------------------------------------- state
     def state_dict(self) -> dict:
@@ -132,6 +136,7 @@ class Trainer:
                 raise ValueError(f"loss_sum has shape {tuple(loss_sum.shape)}")
             self.model.load_state_dict(model)
             self.opt.load_state_dict(state["optimizer"])
+            self._fast_step, self._fast_ok = None, True   # the optimiser's state tensors were replaced
             self.stream.set_state(state["data"])
         except (KeyError, TypeError, AttributeError, ValueError, RuntimeError, IndexError) as exc:
             msg = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
@@ -176,7 +181,13 @@ class Trainer:
     def _eager_step(self) -> None:
         Z, xq, yq = self.stream.sample()[:3]
         loss = self._loss_and_grad(Z, xq, yq)
-        self.opt.step()
+        if self._fast_step is not None:
+            self._fast_step()
+        else:
+            self.opt.step()
+            if self._fast_ok and self.device == "cpu":
+                self._fast_step = fused_adam_step(self.opt)
+                self._fast_ok = self._fast_step is not None
         self.loss_sum += loss.to(torch.float64)
 
     def _capture(self) -> None:
@@ -259,7 +270,7 @@ class Trainer:
     # ------------------------------------------------------------------------------------------ run
     def run(self) -> TrainResult:
         """Train to ``cfg.steps`` (from the current step), evaluate, and write the outputs to ``run_dir``."""
-        with cpu_threads(self.cfg.threads if self.device == "cpu" else 0):
+        with self.cpu_plan():
             t0, s0 = time.perf_counter(), self.step
             self._loop(self.cfg.steps)
             seconds = time.perf_counter() - t0
@@ -283,8 +294,29 @@ class Trainer:
         ``run`` is ``run_until(cfg.steps)`` followed by the evaluation; stopping early leaves the folder
         exactly as a run killed right after that step's checkpoint would.
         """
-        with cpu_threads(self.cfg.threads if self.device == "cpu" else 0):
+        with self.cpu_plan():
             self._loop(min(check_int("stop", stop, lo=0), self.cfg.steps))
+
+    @contextlib.contextmanager
+    def cpu_plan(self):
+        """The CPU threads of ``cfg.threads`` (0: torch's current setting): with two or more, the next batch is drawn
+        in a background thread (:class:`~.prefetch.PrefetchStream`, exact) and the steps get the other threads as
+        intra-op threads; with one, everything runs in the calling thread."""
+        if self.device != "cpu":
+            yield
+            return
+        n = self.cfg.threads or torch.get_num_threads()
+        ahead = n >= 2 and isinstance(self.stream, PromptStream)
+        with cpu_threads(n - 1 if ahead else self.cfg.threads):
+            if not ahead:
+                yield
+                return
+            inner, self.stream = self.stream, PrefetchStream(self.stream)
+            try:
+                yield
+            finally:
+                self.stream.close()
+                self.stream = inner
 
     def _loop(self, stop: int) -> None:
         cfg = self.cfg

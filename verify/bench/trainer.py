@@ -1,9 +1,15 @@
-"""The trainer benchmark: :class:`numerics.training.Trainer` against the notebook-style :mod:`.baseline`
-(see :mod:`verify.bench` for the protocol)."""
+"""The trainer benchmark: :class:`numerics.training.Trainer` against the straightforward trainers of
+:mod:`numerics.baseline` (see :mod:`verify.bench` for the protocol), and the cost-growth table (``--scaling``)."""
 from __future__ import annotations
 
 import statistics
 import time
+
+#: the benchmark's setting (issue 10): d = 5, L = 40, H = 4, batch 256, Adam 1e-3
+SETTING = dict(d=5, L=40, sigma2=0.1, n_head=4, batch=256, lr=1e-3)
+#: model-steps per round of our single model (the others get fewer, scaled to a similar wall time)
+ENSEMBLE = 16
+PAPER_STEPS = 500_001
 
 
 def _sync(device: str) -> None:
@@ -21,42 +27,100 @@ def _rate(fn, steps: int, device: str, models: int = 1) -> float:
     return models * steps / (time.perf_counter() - t0)
 
 
-def bench(device: str = "cpu", steps: int = 600, rounds: int = 3, threads: int = 1) -> list[dict]:
-    """Run the benchmark; returns the ``cases`` list (see the module docstring)."""
+class _Ours:
+    """Our trainer as a training run uses it: :meth:`Trainer.cpu_plan` (threads, prompts drawn ahead) around steps."""
+
+    def __init__(self, device: str, threads: int, ensemble: int, **setting):
+        from numerics.training import TrainConfig, Trainer
+
+        self.trainer = Trainer(TrainConfig(**{**SETTING, **setting}, steps=10**9, device=device, threads=threads,
+                                           ensemble=ensemble))
+        self.models = ensemble
+        self.advance(10)   # warm-up: optimiser state, the fused step, CUDA graph capture
+
+    def advance(self, n: int) -> None:
+        import torch
+
+        with self.trainer.cpu_plan(), torch.no_grad():
+            self.trainer.advance(n)
+
+
+def bench(device: str = "cpu", steps: int = 600, rounds: int = 3, threads: tuple[int, ...] = (1,)) -> list[dict]:
+    """Run the benchmark at each CPU thread count of ``threads``; returns the ``cases`` list.
+
+    Per thread count ``T``: ``single`` (one model) and ``ensemble-16`` (16 seeds in our batched ensemble, against
+    the baseline's single-run rate, i.e. 16 runs one after another), both in model-steps per second. The baseline
+    is the faster of the two straightforward trainers (:data:`numerics.baseline.BASELINES`), each timed at ``T``
+    intra-op threads; our trainer gets the same ``T`` CPU threads (``cfg.threads = T``: with two, one of them
+    draws the next batch). Rounds interleave every trainer, so a slow patch of a shared machine hits all of them;
+    each rate is the median over rounds.
+    """
     import torch
 
+    from numerics.baseline import BASELINES, baseline_run
+    from numerics.training import check_device, cpu_threads
     from theory.validate import check_int
-    from numerics.training import TrainConfig, Trainer, check_device, cpu_threads
-
-    from .baseline import NotebookRun
 
     device = check_device(device)
     steps = check_int("steps", steps, lo=10)
     rounds = check_int("rounds", rounds, lo=1)
-    threads = check_int("threads", threads, lo=0)
-    base = dict(d=5, L=40, sigma2=0.1, n_head=4, batch=256, lr=1e-3, steps=10**9, device=device, threads=threads)
-    with cpu_threads(threads), torch.no_grad():
-        ours1 = Trainer(TrainConfig(**base, ensemble=1))
-        ours16 = Trainer(TrainConfig(**base, ensemble=16))
-        for tr in (ours1, ours16):
-            tr.advance(10)  # warm-up (and CUDA graph capture)
-    with cpu_threads(threads):
-        nb = NotebookRun(d=5, L=40, sigma2=0.1, n_head=4, batch=256, lr=1e-3, seed=0, device=device)
-        nb.train(10)
-        r_ours1, r_ours16, r_base = [], [], []
-        n_base = max(10, steps // 8)
-        n_ens = max(2, steps // 16)
-        for _ in range(rounds):
-            with torch.no_grad():
-                r_ours1.append(_rate(ours1.advance, steps, device))
-            r_base.append(_rate(nb.train, n_base, device))
-            with torch.no_grad():
-                r_ours16.append(_rate(ours16.advance, n_ens, device, models=16))
-    med = statistics.median
-    dev = "cuda" if device.startswith("cuda") else "cpu"
+    on_cuda = device.startswith("cuda")
+    threads = (0,) if on_cuda else tuple(check_int("threads", t, lo=1) for t in threads)
+    n_base, n_ens = max(10, steps // 8), max(2, steps // ENSEMBLE)
     cases = []
-    for name, ours in (("single", med(r_ours1)), ("ensemble-16", med(r_ours16))):
-        b = med(r_base)
-        cases.append({"name": name, "device": dev, "ours_steps_per_s": round(ours, 1),
-                      "baseline_steps_per_s": round(b, 1), "ratio": round(ours / b, 2)})
+    for T in threads:
+        with cpu_threads(T):
+            ours = {"single": _Ours(device, T, 1), "ensemble-16": _Ours(device, T, ENSEMBLE)}
+            base = {name: baseline_run(name, **SETTING, seed=0, device=device) for name in BASELINES}
+            for run in base.values():
+                run.train(10)
+            r = {k: [] for k in (*ours, *base)}
+            for _ in range(rounds):
+                r["single"].append(_rate(ours["single"].advance, steps, device))
+                for name, run in base.items():
+                    r[name].append(_rate(run.train, n_base, device))
+                r["ensemble-16"].append(_rate(ours["ensemble-16"].advance, n_ens, device, models=ENSEMBLE))
+        med = {k: statistics.median(v) for k, v in r.items()}
+        best = max(BASELINES, key=lambda n: med[n])
+        for name in ours:
+            cases.append({"name": name, "device": "cuda" if on_cuda else "cpu", "threads": T or torch.get_num_threads(),
+                          "ours_steps_per_s": round(med[name], 1), "baseline": best,
+                          "baseline_steps_per_s": round(med[best], 1),
+                          "baselines_steps_per_s": {n: round(med[n], 1) for n in BASELINES},
+                          "ratio": round(med[name] / med[best], 2)})
     return cases
+
+
+#: the cost-growth grid of ``--scaling`` (issue 10): one axis varied at a time around the benchmark's setting
+SCALING = {"d": (5, 10, 20), "L": (20, 40, 80, 160), "n_head": (1, 2, 4, 8)}
+
+
+def scaling(device: str = "cpu", steps: int = 200, threads: int = 1, baseline_seconds: float = 3.0) -> list[dict]:
+    """Steps per second of our single-model trainer (and of the authors'-idiom baseline, where ``steps / 8`` of its
+    steps take under ``baseline_seconds``) along each axis of :data:`SCALING`, and the projected time of one
+    paper-length run (500,001 steps) at that rate. The baseline's projection is skipped once it gets too slow."""
+    from numerics.baseline import baseline_run
+    from numerics.training import check_device, cpu_threads
+
+    device = check_device(device)
+    rows = []
+    with cpu_threads(threads):
+        for axis, values in SCALING.items():
+            skip_base = False
+            for v in values:
+                setting = {axis: v}
+                ours = _Ours(device, threads, 1, **setting)
+                rate = _rate(ours.advance, steps, device)
+                row = {"axis": axis, **{k: SETTING[k] for k in ("d", "L", "n_head")}, axis: v,
+                       "ours_steps_per_s": round(rate, 1), "ours_paper_run_s": round(PAPER_STEPS / rate, 0),
+                       "baseline_steps_per_s": None, "baseline_paper_run_s": None}
+                if not skip_base:
+                    run = baseline_run("authors", **{**SETTING, **setting}, seed=0, device=device)
+                    run.train(3)
+                    n = max(5, steps // 8)
+                    t0 = time.perf_counter()
+                    b = _rate(run.train, n, device)
+                    skip_base = time.perf_counter() - t0 > baseline_seconds
+                    row.update(baseline_steps_per_s=round(b, 1), baseline_paper_run_s=round(PAPER_STEPS / b, 0))
+                rows.append(row)
+    return rows
