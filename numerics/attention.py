@@ -253,7 +253,7 @@ def loss_and_grads(q, k, v, o, Z, xq, yq, kind: str = "softmax"):
     gc = torch.bmm(gy, wt).reshape(E * B, H, D)  # (E*B, H, D)
     gp = torch.bmm(gc, Zf.transpose(1, 2))  # (E*B, H, L)
     if kind == "softmax":
-        gs = p * (gp - (p * gp).sum(dim=-1, keepdim=True))  # softmax Jacobian
+        gs = p * (gp - (gc * c).sum(dim=-1, keepdim=True))  # softmax Jacobian: sum_l p_l gp_l = gc . c
     else:
         gs = gp / L if kind == "linear-normalised" else gp
     gu = torch.bmm(gs, Zf).reshape(E, B, H * D)  # (E, B, H*D)

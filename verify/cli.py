@@ -37,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true", help="reuse claims already finished in --out with the same "
                                                            "settings and code")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--scheduler", default=None, metavar="SPEC",
+                     help="run the claims and their trainings as Dask tasks: local, local:N (a local cluster of N "
+                          "worker processes) or tcp://HOST:PORT (a running scheduler; workers must share --out's "
+                          "filesystem). Default: in this process")
     run.set_defaults(handler=_cmd_run)
 
     rep = sub.add_parser("report", help="rebuild report.md, results.json and the figures from saved data "
@@ -54,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     der.add_argument("--latex", action="store_true", help="print LaTeX instead of pretty text")
     der.set_defaults(handler=_cmd_derive)
 
-    for mod in ("verify.train_cmd", "verify.bench", "verify.baselines_cmd"):
+    for mod in ("verify.train_cmd", "verify.bench", "verify.baselines_cmd", "verify.sweep"):
         importlib.import_module(mod).add_parser(sub)
     return parser
 
@@ -64,7 +68,7 @@ def _cmd_run(args) -> int:
 
     results = run_claims(args.claims, profile=args.profile, out=args.out, seed=args.seed, device=args.device,
                          overrides=parse_overrides(args.overrides), resume=args.resume,
-                         progress=not args.no_progress)
+                         progress=not args.no_progress, scheduler=args.scheduler)
     return _summary(args.out, results)
 
 

@@ -34,7 +34,8 @@ class RunContext:
     """Where and how a claim runs: profile, output folder, run seed, device, progress bars.
 
     ``claim_id`` keys the claim's random streams: :meth:`stream` / :meth:`seed` / :meth:`rng` give independent
-    streams per (run seed, claim id, purpose) (:mod:`numerics.seeds`).
+    streams per (run seed, claim id, purpose) (:mod:`numerics.seeds`). ``scheduler`` (a Dask scheduler spec, see
+    :mod:`verify.distributed`) makes the claim's trainings Dask tasks; it never changes a result.
     """
 
     profile: str = "quick"
@@ -43,6 +44,7 @@ class RunContext:
     device: str = "cpu"
     progress: bool = True
     claim_id: str = ""
+    scheduler: str | None = None
 
     def __post_init__(self):
         if self.profile not in PROFILES:
@@ -163,13 +165,15 @@ def _record_error(result: ClaimResult, step: str, exc: BaseException) -> None:
 
 
 def run_claim(claim: Claim, params: Params, ctx: RunContext, *, on_data: Callable[[dict], None] | None = None,
-              figures: bool = True) -> tuple[ClaimResult, dict | None]:
-    """compute → (``on_data`` saves it) → judge → display; an exception becomes verdict ``error``."""
+              figures: bool = True, compute: ComputeFn | None = None) -> tuple[ClaimResult, dict | None]:
+    """compute → (``on_data`` saves it) → judge → display; an exception becomes verdict ``error``.
+
+    ``compute`` replaces ``claim.compute`` (the runner passes one that collects a Dask task's result)."""
     result = ClaimResult(id=claim.id, profile=ctx.profile)
     start = time.perf_counter()
     data = None
     try:
-        data = claim.compute(params, ctx)
+        data = (compute or claim.compute)(params, ctx)
         if not isinstance(data, dict):
             raise TypeError(f"compute must return a dict, got {type(data).__name__}")
         if on_data is not None:

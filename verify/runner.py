@@ -146,14 +146,21 @@ def load_saved(path: Path) -> dict:
 
 def run_claims(ids: str | None = None, *, profile: str = "quick", out: str | Path = "report", seed: int = 0,
                device: str = "cpu", overrides: list[Override] | Mapping[str, Any] | None = None,
-               resume: bool = False, progress: bool = True, echo=print) -> list[ClaimResult]:
+               resume: bool = False, progress: bool = True, scheduler: str | None = None,
+               echo=print) -> list[ClaimResult]:
     """Run the claims named in ``ids`` (comma-separated; all if None) and write the report.
 
     Every parameter is validated before any claim starts (``ValueError``). Each finished claim's data and
     result are saved at once; with ``resume=True`` a claim whose saved result has the same key (profile, seed,
     device, parameters and code version) is not run again, and a damaged saved file is reported and re-run.
+    With ``scheduler`` (:func:`verify.distributed.parse_scheduler`) the claims' computations, and the trainings
+    inside them, run as Dask tasks; judging, figures and every file are still done here, by this process.
     """
     RunContext(profile=profile, out_dir=Path(out), seed=seed, device=device)  # validates the common settings
+    if scheduler is not None:
+        from .distributed import parse_scheduler
+
+        parse_scheduler(scheduler)
     claims = select(ids)
     if isinstance(overrides, Mapping):
         overrides = [Override(None, k, v) for k, v in overrides.items()]
@@ -168,40 +175,85 @@ def run_claims(ids: str | None = None, *, profile: str = "quick", out: str | Pat
         if not torch.cuda.is_available():
             raise ValueError("device cuda requested but torch.cuda.is_available() is False; use --device cpu")
     out = check_out_dir(out)
-    results: list[ClaimResult] = []
+    done: dict[str, ClaimResult] = {}
     start = time.perf_counter()
     meta = {"profile": profile, "seed": seed, "device": device, "finished": now(), "seconds": 0.0,
             "versions": _versions()}
+    todo = []
     for c in claims:
-        ctx = RunContext(profile=profile, out_dir=out, seed=seed, device=device, progress=progress, claim_id=c.id)
+        ctx = RunContext(profile=profile, out_dir=out, seed=seed, device=device, progress=progress, claim_id=c.id,
+                         scheduler=scheduler)
         saved = _saved(out, c.id)
         key = _key(c, ctx, params[c.id])
         if resume and saved.exists():
             try:
                 body = load_saved(saved)
                 if body["key"] == key:
-                    results.append(result_from_json(body["result"]))
-                    echo(f"{c.id}: {results[-1].verdict} (saved result reused)")
+                    done[c.id] = result_from_json(body["result"])
+                    echo(f"{c.id}: {done[c.id].verdict} (saved result reused)")
                     continue
                 echo(f"{c.id}: saved result is for other settings or code; running again")
             except ValueError as exc:
                 echo(f"{c.id}: {exc}; running again")
-        echo(f"{c.id}: running ({profile}) …")
+        todo.append((c, ctx, key))
+
+    def finish(c, ctx, key, compute=None, remote_seconds=None) -> None:
         stem = out / "claims" / f"{c.id}.data"
-        res, _ = run_claim(c, params[c.id], ctx, on_data=lambda data: save_data(stem, data))
-        results.append(res)
+        t0 = time.perf_counter()
+        res, _ = run_claim(c, params[c.id], ctx, on_data=lambda data: save_data(stem, data), compute=compute)
+        if remote_seconds is not None:
+            res.seconds = remote_seconds() + (time.perf_counter() - t0)
+        done[c.id] = res
         body = {"format": SAVED_FORMAT, "key": key, "profile": profile, "seed": seed, "device": device,
                 "overrides": _jsonable(per[c.id]), "result": res.to_json()}
         body["checksum"] = _checksum(body)
-        write_atomic(saved, json.dumps(body, indent=1))
+        write_atomic(_saved(out, c.id), json.dumps(body, indent=1))
         echo(f"{c.id}: {res.verdict} in {res.seconds:.1f} s" + (f" — {res.error}" if res.error else ""))
+        results = [done[x.id] for x in claims if x.id in done]
         meta.update(finished=now(), seconds=time.perf_counter() - start)
         write_results(out, profile, results, meta)
-        write_report(out, claims, results, meta)
+        write_report(out, [x for x in claims if x.id in done], results, meta)
+
+    if scheduler is None:
+        for c, ctx, key in todo:
+            echo(f"{c.id}: running ({profile}) …")
+            finish(c, ctx, key)
+    elif todo:
+        _run_distributed(todo, params, scheduler, finish, echo, profile)
+    results = [done[c.id] for c in claims]
     meta.update(finished=now(), seconds=time.perf_counter() - start)
     write_results(out, profile, results, meta)
     write_report(out, claims, results, meta)
     return results
+
+
+def _run_distributed(todo, params, scheduler: str, finish, echo, profile: str) -> None:
+    """Submit every claim's compute to the cluster, then judge and save each here as it completes."""
+    from distributed import as_completed
+
+    from .distributed import cluster, compute_task
+
+    with cluster(scheduler) as client:
+        echo(f"dask: {len(client.scheduler_info().get('workers', {}))} worker(s) at {client.scheduler.address}")
+        futures = {}
+        for c, ctx, key in todo:
+            ctx = RunContext(**{**ctx.__dict__, "progress": False})
+            fut = client.submit(compute_task, c.id, params[c.id], ctx, key=f"claim-{c.id}-{key}", pure=False)
+            futures[fut] = (c, ctx, key)
+            echo(f"{c.id}: submitted ({profile}) …")
+        try:
+            for fut in as_completed(list(futures)):
+                c, ctx, key = futures[fut]
+                box: dict = {}
+
+                def remote(p, ctx, fut=fut, box=box):
+                    data, box["seconds"] = fut.result()
+                    return data
+
+                finish(c, ctx, key, compute=remote, remote_seconds=lambda box=box: box.get("seconds", 0.0))
+        except BaseException:
+            client.cancel(list(futures))
+            raise
 
 
 def rebuild_report(out: str | Path = "report", *, echo=print) -> list[ClaimResult]:

@@ -34,12 +34,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numerics.training import TrainConfig, TrainResult, cached_train
+from numerics.training import TrainConfig, TrainResult
 from theory.problem import Problem
 
 from .params import Params
 from .registry import RunContext
-from .trained import CLAIM_THREADS, cache_root
+from .trained import CLAIM_THREADS, train_many
 
 
 @dataclass(frozen=True)
@@ -130,8 +130,7 @@ def one_thread(compute):
 
 def sparse_ensemble(t: SparseTraining, problem: Problem, ctx: RunContext) -> TrainResult:
     """Train (or load from ``<out>/cache/trained``) the shared sparse transformer ensemble."""
-    cfg = config(t, problem, seed=ctx.seed, device=ctx.device)
-    return cached_train(cfg, cache_root(ctx), progress=ctx.progress)
+    return train_many([config(t, problem, seed=ctx.seed, device=ctx.device)], ctx)[0]
 
 
 def training_summary(res: TrainResult) -> dict:

@@ -190,8 +190,8 @@ def train_many(cfgs: list[TrainConfig], ctx: RunContext, *, shard: int | None = 
     :data:`CLAIM_THREADS` (float32 rounding may depend on the thread count and the shard size; the science does not).
     Each run keeps its own seeds, checkpoints and lock, so results, caching and resumption do not depend on the
     schedule; an interruption (or a failed run) stops the other runs at their next log step
-    (:data:`numerics.training.loop.STOP`), each resumable from its last checkpoint. Scale-out over machines is
-    Dask's job, not this function's.
+    (:data:`numerics.training.loop.STOP`), each resumable from its last checkpoint. With ``ctx.scheduler`` every
+    run (and shard) is a Dask task instead (:func:`verify.distributed.train_all`): the same runs, the same numbers.
     """
     root = cache_root(ctx)
     on_cpu = all(c.device == "cpu" for c in cfgs)
@@ -201,6 +201,17 @@ def train_many(cfgs: list[TrainConfig], ctx: RunContext, *, shard: int | None = 
 
     pieces = [shards(c, shard) if on_cpu and not finished(c) else [c] for c in cfgs]
     flat = [p for ps in pieces for p in ps]
+    if ctx.scheduler is not None:
+        from .distributed import train_all
+
+        todo = [c for c in flat if not finished(c)]
+        reports = dict(zip([c.hash() for c in todo], train_all(todo, root)))
+        done = [cached_train(c, root) for c in flat]
+        for r in done:   # what the tasks did, not how this process read their output
+            rep = reports.get(r.config.hash())
+            if rep is not None:
+                r.cached, r.resumed_from, r.seconds = rep["cached"], rep["resumed_from"], rep["seconds"]
+        return _merged(cfgs, pieces, done)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     workers = min(cores, len(flat))
     if workers < 2 or not on_cpu:
@@ -225,6 +236,10 @@ def train_many(cfgs: list[TrainConfig], ctx: RunContext, *, shard: int | None = 
             pool.shutdown(wait=True, cancel_futures=True)
             STOP.clear()
             torch.set_num_threads(prev)
+    return _merged(cfgs, pieces, done)
+
+
+def _merged(cfgs, pieces, done) -> list[TrainResult]:
     out, i = [], 0
     for c, ps in zip(cfgs, pieces):
         out.append(merge_shards(c, done[i:i + len(ps)]))
