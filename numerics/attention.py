@@ -158,27 +158,23 @@ class EnsembleAttention(nn.Module):
         if yq.shape != (E, B, N):
             raise ValueError(f"yq must have shape ({E}, {B}, {N}), got {tuple(yq.shape)}")
         q, k, v, o = self.q, self.k, self.v, self.o
-        args = (q.detach(), k.detach(), v.detach(), o.detach(), Z, xq, yq)
-        loss, dq, dk, dv, do = self._kernel(args)(*args)
         for par in (q, k, v, o):  # gradients are written in place, so their storage is stable across steps
             if par.grad is None:
                 par.grad = torch.zeros_like(par)
-        q.grad[..., :d] = dq
-        q.grad[..., d:] = 0.0  # the query's zero slots
-        k.grad.copy_(dk)
-        v.grad.copy_(dv)
-        o.grad.copy_(do)
-        return loss
+        args = (q.detach(), k.detach(), v.detach(), o.detach(), Z, xq, yq, q.grad, k.grad, v.grad, o.grad)
+        return self._kernel(args)(*args)
 
     def _kernel(self, args):
-        """:func:`loss_and_grads` for this kind; on the CPU its trace for these input shapes (eager if tracing fails)."""
+        """:func:`loss_and_grads` writing the gradients into the last four arguments, for this kind; on the CPU in
+        float32 its trace for these input shapes (eager if tracing fails)."""
         fn = _KERNELS[self.kind]
         if args[0].device.type != "cpu" or args[0].dtype != torch.float32 or torch.jit.is_tracing():
-            return fn  # a trace records Python scalars as float32 constants: float64 runs stay eager
+            return _into_grads(fn, self.d)  # a trace records Python scalars as float32 constants: float64 stays eager
         E, B = args[4].shape[:2]
         size = max(1, CHUNK_PROMPTS // B)
         if E > size:
             fn = _chunked(fn, E, size)
+        fn = _into_grads(fn, self.d)
         key = tuple((tuple(a.shape), a.dtype, tuple(a.stride())) for a in args)
         traced = self.__dict__.setdefault("_traced", {})
         if key not in traced:
@@ -270,6 +266,20 @@ def loss_and_grads(q, k, v, o, Z, xq, yq, kind: str = "softmax"):
 #: run 10-25% faster in chunks of 4 than at once). The chunk size depends on the batch size only, so a run's
 #: numbers do not depend on the machine (the paper's setting came out bit-identical in chunks of 2 to 16 members).
 CHUNK_PROMPTS = 1024
+
+
+def _into_grads(fn, d: int):
+    """``fn``'s loss, with its gradients copied into ``gq[..., :d], gk, gv, go`` (``gq[..., d:]``, the query's zero
+    slots, zeroed): in a trace, the whole step's arithmetic is one call."""
+    def run(q, k, v, o, Z, xq, yq, gq, gk, gv, go):
+        loss, dq, dk, dv, do = fn(q, k, v, o, Z, xq, yq)
+        gq[..., :d].copy_(dq)
+        gq[..., d:].zero_()
+        gk.copy_(dk)
+        gv.copy_(dv)
+        go.copy_(do)
+        return loss
+    return run
 
 
 def _chunked(fn, E: int, size: int):

@@ -22,18 +22,22 @@ def test_traced_kernel_equals_the_eager_one_bit_for_bit(E, chunks, monkeypatch):
     model = EnsembleAttention(d=3, n_head=2, seeds=range(E))
     stream = stream_for(Problem(d=3, L=10, sigma2=0.1), batch=64, seeds=range(10, 10 + E))
     Z, xq, yq = stream.sample()[:3]
-    args = (model.q.detach(), model.k.detach(), model.v.detach(), model.o.detach(), Z, xq, yq)
-    kernel = model._kernel(args)
+    params = tuple(getattr(model, n).detach() for n in ("q", "k", "v", "o"))
+    grads = tuple(torch.full_like(p, 7.0) for p in params)     # stale values: every entry must be overwritten
+    kernel = model._kernel(params + (Z, xq, yq) + grads)
     assert isinstance(kernel, torch.jit.ScriptFunction)
+    loss = kernel(*params, Z, xq, yq, *grads)
     size = 2 if E > 2 else E
-    eager = [loss_and_grads(*(a[i:i + size] for a in args)) for i in range(0, E, size)]
-    eager = tuple(torch.cat(parts) for parts in zip(*eager))
     assert len(range(0, E, size)) == chunks
-    for got, ref in zip(kernel(*args), eager):
+    parts = [loss_and_grads(*(a[i:i + size] for a in params + (Z, xq, yq))) for i in range(0, E, size)]
+    eager = tuple(torch.cat(p) for p in zip(*parts))
+    assert torch.equal(loss, eager[0])
+    assert torch.equal(grads[0][..., :3], eager[1]) and torch.equal(grads[0][..., 3:], torch.zeros_like(grads[0][..., 3:]))
+    for got, ref in zip(grads[1:], eager[2:]):
         assert torch.equal(got, ref)
-    whole = loss_and_grads(*args)      # chunking only regroups independent members
-    for got, ref in zip(kernel(*args), whole):
-        torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-7)
+    whole = loss_and_grads(*params, Z, xq, yq)      # chunking only regroups independent members
+    torch.testing.assert_close(loss, whole[0], rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(grads[1], whole[2], rtol=1e-5, atol=1e-7)
 
 
 def test_fused_adam_step_is_adams_step():

@@ -489,7 +489,7 @@ def test_memory_estimate_grows_with_every_size(E, H, B, L, d, k):
 
 
 _MEASURE = textwrap.dedent("""
-    import json, resource, sys
+    import json, sys
     import torch
     from numerics.training import TrainConfig, Trainer
     from numerics.training.memory import estimate
@@ -497,7 +497,9 @@ _MEASURE = textwrap.dedent("""
     cfg = TrainConfig(**json.loads(sys.argv[1]))
     base = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmRSS"))
     Trainer(cfg, sys.argv[2]).run()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    # VmHWM, the peak of this process's own memory map: ru_maxrss would also count the parent's RSS at fork time
+    # (Linux keeps it across fork + exec), i.e. the test runner's size
+    peak = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM"))
     print(json.dumps({"peak": peak - base, "estimate": estimate(cfg).total}))
 """)
 

@@ -118,12 +118,12 @@ def run(args) -> int:
 def _run_scaling(args, threads: int) -> int:
     from .trainer import scaling
 
-    rows = scaling(args.device, steps=max(10, args.steps // 3), threads=threads)
+    rows = scaling(args.device, steps=args.steps, threads=threads, rounds=args.rounds)
     if args.json:
         print(json.dumps({"scaling": rows, "threads": threads}))
         return 0
-    print(f"icl-verify bench --scaling: one model, batch 256, Adam, {threads} CPU thread(s); one axis at a time "
-          "around d=5 L=40 H=4; paper run = 500,001 steps")
+    print(f"icl-verify bench --scaling: one model, batch 256, Adam, {threads} CPU thread(s), median of {args.rounds} "
+          "rounds; one axis at a time around d=5 L=40 H=4; paper run = 500,001 steps at that rate")
     print(f"{'d':>3s} {'L':>4s} {'H':>2s} {'ours steps/s':>13s} {'paper run':>10s} {'authors steps/s':>16s} {'paper run':>10s}")
     for r in rows:
         b = "-" if r["baseline_steps_per_s"] is None else f"{r['baseline_steps_per_s']:.0f}"

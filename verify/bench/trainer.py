@@ -95,10 +95,12 @@ def bench(device: str = "cpu", steps: int = 600, rounds: int = 3, threads: tuple
 SCALING = {"d": (5, 10, 20), "L": (20, 40, 80, 160), "n_head": (1, 2, 4, 8)}
 
 
-def scaling(device: str = "cpu", steps: int = 200, threads: int = 1, baseline_seconds: float = 3.0) -> list[dict]:
+def scaling(device: str = "cpu", steps: int = 600, threads: int = 1, rounds: int = 3,
+            baseline_seconds: float = 3.0) -> list[dict]:
     """Steps per second of our single-model trainer (and of the authors'-idiom baseline, where ``steps / 8`` of its
-    steps take under ``baseline_seconds``) along each axis of :data:`SCALING`, and the projected time of one
-    paper-length run (500,001 steps) at that rate. The baseline's projection is skipped once it gets too slow."""
+    steps take under ``baseline_seconds``) along each axis of :data:`SCALING`, each the median of ``rounds``
+    interleaved timings, and the projected time of one paper-length run (500,001 steps) at that rate. Along an
+    axis the baseline is dropped once it gets slower than that."""
     from numerics.baseline import baseline_run
     from numerics.training import check_device, cpu_threads
 
@@ -110,17 +112,22 @@ def scaling(device: str = "cpu", steps: int = 200, threads: int = 1, baseline_se
             for v in values:
                 setting = {axis: v}
                 ours = _Ours(device, threads, 1, **setting)
-                rate = _rate(ours.advance, steps, device)
+                run = None if skip_base else baseline_run("authors", **{**SETTING, **setting}, seed=0, device=device)
+                if run is not None:
+                    run.train(3)
+                mine, theirs, n = [], [], max(5, steps // 8)
+                for _ in range(rounds):
+                    mine.append(_rate(ours.advance, steps, device))
+                    if run is not None:
+                        t0 = time.perf_counter()
+                        theirs.append(_rate(run.train, n, device))
+                        skip_base = skip_base or time.perf_counter() - t0 > baseline_seconds
+                rate = statistics.median(mine)
                 row = {"axis": axis, **{k: SETTING[k] for k in ("d", "L", "n_head")}, axis: v,
                        "ours_steps_per_s": round(rate, 1), "ours_paper_run_s": round(PAPER_STEPS / rate, 0),
                        "baseline_steps_per_s": None, "baseline_paper_run_s": None}
-                if not skip_base:
-                    run = baseline_run("authors", **{**SETTING, **setting}, seed=0, device=device)
-                    run.train(3)
-                    n = max(5, steps // 8)
-                    t0 = time.perf_counter()
-                    b = _rate(run.train, n, device)
-                    skip_base = time.perf_counter() - t0 > baseline_seconds
+                if theirs:
+                    b = statistics.median(theirs)
                     row.update(baseline_steps_per_s=round(b, 1), baseline_paper_run_s=round(PAPER_STEPS / b, 0))
                 rows.append(row)
     return rows

@@ -55,15 +55,17 @@ def split_fraction(df, path: Path) -> str:
     g0 = df[df["phase"] != "n/a"].assign(d_over_L=lambda t: t["d"] / t["L"])
     if g0.empty:
         _empty(ax, "no attention-model settings")
-    for i, (H, g) in enumerate(_by_head(g0)):
+    heads = _by_head(g0)
+    for i, (H, g) in enumerate(heads):
         pts = sorted(g.groupby("d_over_L")["split"])
-        x = np.array([r for r, _ in pts])
+        x = np.array([r for r, _ in pts]) * 1.06 ** (i - (len(heads) - 1) / 2)   # dodged apart (log axis)
         k = np.array([int(s.sum()) for _, s in pts])
         n = np.array([len(s) for _, s in pts])
         frac = k / n
         ci = np.array([wilson(int(a), int(b)) for a, b in zip(k, n)])
         style.sim_points(ax, x, frac, [frac - ci[:, 0], ci[:, 1] - frac], f"H={H} trained", style.COLORS[i % 8])
-    ax.set(xlabel="$d/L$", ylabel="fraction of seeds split into $\\pm$ groups", ylim=(-0.05, 1.05))
+    ax.set(xlabel="$d/L$ (points of one H dodged sideways)", ylabel="fraction of seeds split into $\\pm$ groups",
+           ylim=(-0.05, 1.05), xscale="log")
     ax.set_title("head splitting (Wilson 95% intervals)", fontsize=8)
     if not g0.empty:
         ax.legend(fontsize=6)
