@@ -122,8 +122,8 @@ def fused_adam_step(opt: torch.optim.Optimizer):
               maximize=False, grad_scale=None, found_inf=None)
 
     def step():
-        if any(p.grad is not gr for p, gr in zip(params, grads)):   # gradients replaced: take the ordinary path
-            opt.step()
+        if g["lr"] != kw["lr"] or any(p.grad is not gr for p, gr in zip(params, grads)):
+            opt.step()   # the learning rate changed or the gradients were replaced: the ordinary path
             return
         torch._foreach_add_(steps, 1)
         kernel(params, grads, avgs, sqs, [], steps, **kw)

@@ -103,3 +103,21 @@ def test_two_threads_train_bit_identically_to_one_and_resume_bit_identically(tmp
             assert torch.equal(getattr(res.model, n), getattr(one.model, n))
         np.testing.assert_array_equal(res.trajectory["loss"], one.trajectory["loss"])
         np.testing.assert_array_equal(res.final_loss, one.final_loss)
+
+
+def test_fused_adam_step_follows_a_changed_learning_rate():
+    torch.manual_seed(1)
+    p, q = torch.nn.Parameter(torch.randn(4)), torch.nn.Parameter(torch.randn(4))
+    with torch.no_grad():
+        q.copy_(p)
+    a, b = torch.optim.Adam([p], lr=0.1, fused=True), torch.optim.Adam([q], lr=0.1, fused=True)
+    for x in (p, q):
+        x.grad = torch.ones(4)
+    a.step()
+    b.step()
+    fast = fused_adam_step(b)
+    for opt in (a, b):
+        opt.param_groups[0]["lr"] = 0.01
+    a.step()
+    fast()
+    assert torch.equal(p, q)
