@@ -175,7 +175,7 @@ class EnsembleAttention(nn.Module):
         if E > size:
             fn = _chunked(fn, E, size)
         fn = _into_grads(fn, self.d)
-        key = tuple((tuple(a.shape), a.dtype, tuple(a.stride())) for a in args)
+        key = tuple((tuple(a.shape), tuple(a.stride())) for a in args[4:7])  # the parameters' shapes are fixed
         traced = self.__dict__.setdefault("_traced", {})
         if key not in traced:
             try:

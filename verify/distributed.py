@@ -121,14 +121,12 @@ def train_task(cfg, root: str) -> dict:
 def train_all(cfgs: list, root: str | Path) -> list[dict]:
     """Train every configuration as a Dask task (:func:`train_key`, :func:`train_task`) and wait for all; returns
     each task's report in order. A failed training raises its exception here."""
+    from .trained import _cost
+
     with task_client() as client:
         futures = [client.submit(train_task, c, str(root), key=train_key(c, root), pure=False, priority=_cost(c))
                    for c in cfgs]
         return client.gather(futures)
-
-
-def _cost(cfg) -> int:
-    return int(cfg.ensemble * cfg.steps * (1 + 0.1 * cfg.n_head) // 1000)
 
 
 def compute_task(claim_id: str, params, ctx) -> tuple[dict, float]:

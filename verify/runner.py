@@ -7,6 +7,7 @@ Files under ``<out>/claims/``: ``<ID>.json`` (the result, its key and the overri
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import json
 import os
@@ -197,12 +198,12 @@ def run_claims(ids: str | None = None, *, profile: str = "quick", out: str | Pat
                 echo(f"{c.id}: {exc}; running again")
         todo.append((c, ctx, key))
 
-    def finish(c, ctx, key, compute=None, remote_seconds=None) -> None:
+    def finish(c, ctx, key, compute=None, timing: dict | None = None) -> None:
+        """Judge, draw and save one claim; ``timing["compute"]``, set by a remote ``compute``, replaces the wait."""
         stem = out / "claims" / f"{c.id}.data"
-        t0 = time.perf_counter()
         res, _ = run_claim(c, params[c.id], ctx, on_data=lambda data: save_data(stem, data), compute=compute)
-        if remote_seconds is not None:
-            res.seconds = remote_seconds() + (time.perf_counter() - t0)
+        if timing is not None and "compute" in timing:
+            res.seconds = timing["compute"] + (time.perf_counter() - timing["collected"])
         done[c.id] = res
         body = {"format": SAVED_FORMAT, "key": key, "profile": profile, "seed": seed, "device": device,
                 "overrides": _jsonable(per[c.id]), "result": res.to_json()}
@@ -237,20 +238,21 @@ def _run_distributed(todo, params, scheduler: str, finish, echo, profile: str) -
         echo(f"dask: {len(client.scheduler_info().get('workers', {}))} worker(s) at {client.scheduler.address}")
         futures = {}
         for c, ctx, key in todo:
-            ctx = RunContext(**{**ctx.__dict__, "progress": False})
+            ctx = dataclasses.replace(ctx, progress=False)
             fut = client.submit(compute_task, c.id, params[c.id], ctx, key=f"claim-{c.id}-{key}", pure=False)
             futures[fut] = (c, ctx, key)
             echo(f"{c.id}: submitted ({profile}) …")
         try:
             for fut in as_completed(list(futures)):
                 c, ctx, key = futures[fut]
-                box: dict = {}
+                timing: dict = {}
 
-                def remote(p, ctx, fut=fut, box=box):
-                    data, box["seconds"] = fut.result()
+                def remote(p, ctx, fut=fut, timing=timing):
+                    data, timing["compute"] = fut.result()
+                    timing["collected"] = time.perf_counter()
                     return data
 
-                finish(c, ctx, key, compute=remote, remote_seconds=lambda box=box: box.get("seconds", 0.0))
+                finish(c, ctx, key, compute=remote, timing=timing)
         except BaseException:
             client.cancel(list(futures))
             raise

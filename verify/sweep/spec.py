@@ -106,9 +106,8 @@ def _config(values: dict[str, Any], seed: int) -> TrainConfig:
         kw["cov"] = _cov(kw["cov"], d)
     if "supports" in kw and kw["supports"] is not None:
         kw["supports"] = _supports(kw["supports"], d)
-    for name in ("betas",):
-        if name in kw:
-            kw[name] = tuple(kw[name])
+    if "betas" in kw:
+        kw["betas"] = tuple(kw["betas"])
     return TrainConfig(**kw, seed=seed, key=KEY, ensemble=seeds)
 
 
