@@ -154,26 +154,71 @@ class EnsembleAttention(nn.Module):
 
         The loss of member ``e`` is :math:`\frac1{BN}\sum_{b,n}(\hat y_{ebn}-y_{ebn})^2`; the gradients are
         those of ``loss.sum()``, i.e. every member gets the gradient of its own loss (members are independent).
-        On the CPU in float32 the computation (:func:`loss_and_grads`) runs as a ``torch.jit.trace`` of itself,
-        traced once per input shape: the same ops in the same order (bit-identical), run without the Python
-        interpreter, so the GIL is free for the thread that draws the next batch
-        (:class:`numerics.training.prefetch.PrefetchStream`); an ensemble runs in chunks of members (:data:`CHUNK_PROMPTS`).
+        On the CPU in float32 the step runs as one C function (:mod:`numerics.native`; same mathematics, float32
+        rounding of its own) when it can be built, else as a ``torch.jit.trace`` of :func:`loss_and_grads`, traced
+        once per input shape: the same ops in the same order as the eager function (bit-identical), run without
+        the Python interpreter. Both leave the GIL free for the thread that draws the next batch
+        (:class:`numerics.training.prefetch.PrefetchStream`). The choice is made once per input layout; ``kernel``
+        says which ran last (``"native"``, ``"traced"`` or ``"eager"``).
         """
+        for par in (self.q, self.k, self.v, self.o):  # gradients are written in place: their storage is stable
+            if par.grad is None:
+                par.grad = torch.zeros_like(par)
+        key = (Z.shape, Z.stride(), Z.dtype, Z.device, xq.shape, xq.stride(), xq.dtype, yq.shape, yq.stride(),
+               yq.dtype, self.q.dtype, self.q.device)
+        step = self.__dict__.setdefault("_steps", {}).get(key)
+        if step is None:
+            step = self._steps[key] = self._bind(Z, xq, yq)
+        return step(Z, xq, yq)
+
+    def _bind(self, Z, xq, yq):
+        """Validate one input layout and choose the kernel for it: a function ``(Z, xq, yq) -> loss``."""
         E, B, L = self._check_inputs(Z, xq)
         N, d = self.n_out, self.d
         if yq.shape != (E, B, N):
             raise ValueError(f"yq must have shape ({E}, {B}, {N}), got {tuple(yq.shape)}")
-        q, k, v, o = self.q, self.k, self.v, self.o
-        for par in (q, k, v, o):  # gradients are written in place, so their storage is stable across steps
-            if par.grad is None:
-                par.grad = torch.zeros_like(par)
-        args = (q.detach(), k.detach(), v.detach(), o.detach(), Z, xq, yq, q.grad, k.grad, v.grad, o.grad)
-        return self._kernel(args)(*args)
+        native = self._native_step(Z, xq, yq)
+        if native is not None:
+            self.kernel = "native"
+            return native
+
+        def torch_step(Z, xq, yq):
+            q, k, v, o = self.q, self.k, self.v, self.o
+            args = (q.detach(), k.detach(), v.detach(), o.detach(), Z, xq, yq, q.grad, k.grad, v.grad, o.grad)
+            return self._kernel(args)(*args)
+        return torch_step
+
+    def _native_step(self, Z, xq, yq):
+        """The C kernel for this layout, or ``None`` (not CPU float32, an unusable layout, or not built)."""
+        if self.q.device.type != "cpu" or any(t.dtype != torch.float32 for t in (self.q, Z, xq, yq)):
+            return None
+        if not (Z.transpose(-1, -2).is_contiguous() and yq.is_contiguous() and xq.stride(-1) == 1
+                and xq.stride(0) == xq.shape[1] * xq.stride(1)):
+            return None   # the sampler's layout is all the C function reads; anything else takes the torch kernel
+        from . import native
+
+        fn = native.attention_function()
+        if fn is None:
+            return None
+        E, B, L, D = Z.shape
+        sizes = (native.KIND_CODE[self.kind], E, B, L, D, self.d, self.n_head, self.n_out, xq.stride(1))
+
+        def native_step(Z, xq, yq):
+            q, k, v, o = self.q, self.k, self.v, self.o
+            loss = torch.empty(E)
+            rc = fn(*sizes, q.data_ptr(), k.data_ptr(), v.data_ptr(), o.data_ptr(), Z.data_ptr(), xq.data_ptr(),
+                    yq.data_ptr(), loss.data_ptr(), q.grad.data_ptr(), k.grad.data_ptr(), v.grad.data_ptr(),
+                    o.grad.data_ptr())
+            if rc:
+                raise MemoryError("native attention kernel: scratch memory could not be allocated")
+            return loss
+        return native_step
 
     def _kernel(self, args):
         """:func:`loss_and_grads` writing the gradients into the last four arguments, for this kind; on the CPU in
         float32 its trace for these input shapes (eager if tracing fails)."""
         fn = _KERNELS[self.kind]
+        self.kernel = "eager"
         if args[0].device.type != "cpu" or args[0].dtype != torch.float32 or torch.jit.is_tracing():
             return _into_grads(fn, self.d)  # a trace records Python scalars as float32 constants: float64 stays eager
         E, B = args[4].shape[:2]
@@ -188,9 +233,17 @@ class EnsembleAttention(nn.Module):
                 traced[key] = torch.jit.trace(fn, args, check_trace=False)
             except Exception:  # tracing is an optimisation only
                 traced[key] = fn
+        self.kernel = "traced" if traced[key] is not fn else "eager"
         return traced[key]
 
     # ------------------------------------------------------------------------------------ persistence
+    def __getstate__(self):
+        """Pickling / deep copies leave out the kernels bound to input layouts (rebuilt on the next step)."""
+        state = self.__dict__.copy()
+        state.pop("_steps", None)
+        state.pop("_traced", None)
+        return state
+
     def member_state(self, e: int) -> dict[str, torch.Tensor]:
         """Parameters of member ``e`` as ``{q, k, v, o}`` tensors without the ensemble axis (detached copies)."""
         e = check_int("e", e, lo=0, hi=self.n_member - 1)

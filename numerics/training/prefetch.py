@@ -45,10 +45,12 @@ class PrefetchStream:
         return self.inner.problem
 
     def _draw(self, raw):
+        """The random draws only (each a torch call that frees the GIL); the batch is built by :meth:`sample`, in the
+        calling thread, so the background thread needs the interpreter as little as possible."""
         before = [g.get_state() for g in self.generators]
         for e, g in enumerate(self.generators):
             self.inner.sampler._fill(raw, g, index=e)
-        return self.inner.sampler.build(raw), before
+        return raw, before
 
     def _top_up(self) -> None:
         while len(self._pending) < self.depth:
@@ -58,9 +60,9 @@ class PrefetchStream:
 
     def sample(self):
         self._top_up()
-        batch, _ = self._pending.popleft().result()
-        self._top_up()
-        return batch
+        raw, _ = self._pending.popleft().result()
+        self._top_up()               # never refills `raw`: the buffers rotate, and it is the last one to come round
+        return self.inner.sampler.build(raw)
 
     def _settle(self) -> None:
         """Wait for the draws ahead and rewind the generators to before the oldest (none was handed out)."""

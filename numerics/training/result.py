@@ -41,16 +41,18 @@ class TrainResult:
         if self.config.supports is not None and not any(isinstance(r, PhaseReadout) for r in readouts):
             readouts += (PhaseReadout(self.config.supports),)   # multi-task: the head allocation (SPEC 3.7)
         return summary_dict(self.config, self.final_loss, self.final_loss_se,
-                            [r.members(self.model) for r in readouts], self.steps_per_s)
+                            [r.members(self.model) for r in readouts], self.steps_per_s,
+                            kernel=getattr(self.model, "kernel", None))
 
 
 def summary_dict(cfg: TrainConfig, loss: np.ndarray, loss_se: np.ndarray, readout_members: Sequence[list[dict]] = (),
-                 steps_per_s: float = float("nan")) -> dict:
+                 steps_per_s: float = float("nan"), kernel: str | None = None) -> dict:
     """``{"final_loss", "members": [{"seed", "final_loss", "final_loss_se", ...readouts}], "config", "hash", ...}``.
 
     ``final_loss`` at the top is the mean over members; each member's loss is a Monte Carlo risk on
     ``eval_prompts`` fresh prompts (query noise included) with its standard error; every readout's per-member
-    entries (for the pattern readout: ``eta_eff, zero_sum, heads, split``) are merged in.
+    entries (for the pattern readout: ``eta_eff, zero_sum, heads, split``) are merged in. ``kernel`` (when known)
+    names the step's kernel (``native``, ``traced``, ``eager``): runs by different kernels differ at rounding level.
     """
     members = []
     for e, seed in enumerate(cfg.seeds):
@@ -59,4 +61,5 @@ def summary_dict(cfg: TrainConfig, loss: np.ndarray, loss_se: np.ndarray, readou
             m.update(entries[e])
         members.append(m)
     return {"final_loss": float(np.mean(loss)), "members": members, "config": cfg.identity(),
-            "hash": cfg.hash(), "steps_per_s": steps_per_s if math.isfinite(steps_per_s) else None}
+            "hash": cfg.hash(), "steps_per_s": steps_per_s if math.isfinite(steps_per_s) else None,
+            **({"kernel": kernel} if kernel else {})}

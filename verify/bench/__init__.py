@@ -100,7 +100,9 @@ def run(args) -> int:
     if args.json:
         print(json.dumps({"cases": cases, "threads": list(threads), "numerics": numerics}))
         return 0
-    print(f"icl-verify bench: d=5 L=40 H=4 batch=256 Adam, median of {args.rounds} rounds; rates in model-steps/s")
+    kernels = ", ".join(sorted({str(c.get("kernel")) for c in cases}))
+    print(f"icl-verify bench: d=5 L=40 H=4 batch=256 Adam, median of {args.rounds} rounds; rates in model-steps/s; "
+          f"our step kernel: {kernels}")
     print(f"{'case':12s} {'device':6s} {'threads':>7s} {'ours':>8s} {'authors':>8s} {'notebook':>8s} {'ratio':>6s}  target")
     for c in cases:
         b = c["baselines_steps_per_s"]

@@ -38,6 +38,11 @@ class _Ours:
         self.models = ensemble
         self.advance(10)   # warm-up: optimiser state, the fused step, CUDA graph capture
 
+    @property
+    def kernel(self) -> str | None:
+        """Which step kernel ran (``native``, ``traced``, ``eager``; :meth:`EnsembleAttention.loss_and_grad`)."""
+        return getattr(self.trainer.model, "kernel", None)
+
     def advance(self, n: int) -> None:
         import torch
 
@@ -87,7 +92,7 @@ def bench(device: str = "cpu", steps: int = 600, rounds: int = 3, threads: tuple
                           "ours_steps_per_s": round(med[name], 1), "baseline": best,
                           "baseline_steps_per_s": round(med[best], 1),
                           "baselines_steps_per_s": {n: round(med[n], 1) for n in BASELINES},
-                          "ratio": round(med[name] / med[best], 2)})
+                          "ratio": round(med[name] / med[best], 2), "kernel": ours[name].kernel})
     return cases
 
 

@@ -1,0 +1,130 @@
+r"""The attention step as one C function (``numerics/csrc/attention.c``), compiled on first use and called with ctypes.
+
+Why: on a CPU, the torch kernel of :func:`numerics.attention.loss_and_grads` spends most of a step in ~60 small ops
+(batched 4x6 @ 6x40 products, a softmax over 40 entries); the fused C loop keeps a block of 16 prompts in the lanes of
+one vector and the whole step in the core's L1 cache (measured with ``icl-verify bench``).
+
+**Numbers.** The C function computes the same loss and gradient in float32 (checked against float64 autograd in
+``tests/numerics/test_native.py`` to float32 rounding), but not bit-identically to the torch kernel: summation order
+and ``exp`` differ at the last bit. It is built without ``-ffast-math`` and with ``-ffp-contract=off``, so its results
+do not depend on the machine's vector width; a run trained with it and a run trained by the torch kernel (no C
+compiler, or ``ICL_VERIFY_NATIVE=0``) differ at rounding level, as runs at different thread counts may. Each run
+records which kernel it used (``TrainResult.summary()["kernel"]``).
+
+**Build.** ``$CC`` (default ``cc``) compiles the source with ``-O3 -march=native`` (without ``-march=native`` if that
+fails) into ``$ICL_VERIFY_CACHE/native`` (default ``~/.cache/icl-verify/native``); the file name hashes the source, the
+flags, the compiler's version and this CPU's instruction-set flags, so a cache shared between different machines holds
+one build per kind of CPU. The build is written to a temporary name and renamed: processes building side by side
+(Dask workers) never load a partial library. Without a compiler the torch kernel runs, with one warning.
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+
+SOURCE = Path(__file__).with_name("csrc") / "attention.c"
+FLAGS = ("-O3", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared")
+#: ``kind`` argument of the C function per model kind
+KIND_CODE = {"softmax": 0, "linear": 1, "linear-normalised": 2}
+
+_lock = threading.Lock()
+_state: dict = {}
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("ICL_VERIFY_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "icl-verify")
+    return Path(root) / "native"
+
+
+def enabled() -> bool:
+    """``False`` when ``ICL_VERIFY_NATIVE`` is ``0``/``false``/``no``/``off`` (the torch kernel then always runs)."""
+    return os.environ.get("ICL_VERIFY_NATIVE", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def _cpu_flags() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                return line
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _compiler_version(cc: str) -> str:
+    try:
+        out = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30)
+        return out.stdout.splitlines()[0] if out.stdout else ""
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _build() -> tuple[ctypes.CDLL | None, str]:
+    """Compile (or find in the cache) and load the library; ``(library, what happened)``."""
+    cc = os.environ.get("CC", "cc")
+    if shutil.which(cc) is None:
+        return None, f"no C compiler ({cc!r} not found)"
+    source = SOURCE.read_bytes()
+    version = _compiler_version(cc)
+    for extra in (("-march=native",), ()):
+        flags = FLAGS + extra
+        key = hashlib.sha256(b"\0".join([source, " ".join(flags).encode(), version.encode(),
+                                         _cpu_flags().encode()])).hexdigest()[:16]
+        path = cache_dir() / f"attention-{key}.so"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(suffix=".so", dir=path.parent)
+            os.close(fd)
+            try:
+                done = subprocess.run([cc, *flags, "-o", tmp, str(SOURCE), "-lm"], capture_output=True, text=True,
+                                      timeout=300)
+                if done.returncode != 0:
+                    reason = (done.stderr.strip().splitlines() or ["compiler failed"])[-1][:200]
+                    continue
+                os.replace(tmp, path)
+            except (OSError, subprocess.SubprocessError) as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                continue
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        try:
+            lib = ctypes.CDLL(str(path))   # CDLL: the call releases the GIL
+        except OSError as exc:
+            reason = f"cannot load {path}: {exc}"
+            continue
+        fn = lib.attn_loss_grad
+        fn.restype = ctypes.c_int
+        fn.argtypes = [ctypes.c_int] * 9 + [ctypes.c_void_p] * 12
+        return lib, f"built with {cc} {' '.join(flags)} ({path})"
+    return None, f"compiling {SOURCE.name} failed: {reason}"
+
+
+def attention_function():
+    """The C function ``attn_loss_grad`` (see the source's header for its arguments), or ``None`` when native
+    kernels are disabled or cannot be built (then warns once)."""
+    if not enabled():
+        return None
+    with _lock:
+        if "fn" not in _state:
+            lib, what = _build()
+            _state.update(lib=lib, what=what, fn=None if lib is None else lib.attn_loss_grad)
+            if lib is None:
+                warnings.warn(f"native attention kernel unavailable ({what}); training uses the torch kernel",
+                              RuntimeWarning, stacklevel=2)
+    return _state["fn"]
+
+
+def status() -> dict:
+    """``{"enabled", "available", "detail"}`` of the native kernel (builds it if needed)."""
+    fn = attention_function() if enabled() else None
+    return {"enabled": enabled(), "available": fn is not None,
+            "detail": _state.get("what", "disabled by ICL_VERIFY_NATIVE") if enabled() else "disabled by ICL_VERIFY_NATIVE"}
