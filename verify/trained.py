@@ -104,7 +104,8 @@ def train_config(protocol: TrainingProtocol, problem: Problem, ctx: RunContext, 
 
 
 #: the modules whose code determines a trained model (its data, model, optimiser loop and seeding)
-TRAINING_CODE = ("numerics.attention", "numerics.transformer", "numerics.data", "numerics.seeds", "numerics.training")
+TRAINING_CODE = ("numerics.attention", "numerics.native", "numerics.transformer", "numerics.data", "numerics.seeds",
+                 "numerics.training")
 
 
 def training_code_version() -> str:
@@ -121,7 +122,9 @@ def training_code_version() -> str:
     except PackageNotFoundError:  # pragma: no cover - a plain checkout
         ver = "0"
     h = hashlib.sha256(ver.encode())
-    for src in source_files(*TRAINING_CODE):
+    from numerics.native import SOURCE
+
+    for src in (*source_files(*TRAINING_CODE), SOURCE):   # the C step's source too
         h.update(Path(src).read_bytes())
     return h.hexdigest()[:12]
 
