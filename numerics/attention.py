@@ -190,8 +190,11 @@ class EnsembleAttention(nn.Module):
 
     def _native_step(self, Z, xq, yq):
         """The C kernel for this layout, or ``None`` (not CPU float32, an unusable layout, or not built)."""
-        if self.q.device.type != "cpu" or any(t.dtype != torch.float32 for t in (self.q, Z, xq, yq)):
+        params = (self.q, self.k, self.v, self.o)
+        if self.q.device.type != "cpu" or any(t.dtype != torch.float32 for t in (*params, Z, xq, yq)):
             return None
+        if not all(t.is_contiguous() and t.grad.is_contiguous() and t.grad.dtype == t.dtype for t in params):
+            return None   # the C function reads parameters and writes gradients as dense arrays
         if not (Z.transpose(-1, -2).is_contiguous() and yq.is_contiguous() and xq.stride(-1) == 1
                 and xq.stride(0) == xq.shape[1] * xq.stride(1)):
             return None   # the sampler's layout is all the C function reads; anything else takes the torch kernel
@@ -205,7 +208,7 @@ class EnsembleAttention(nn.Module):
 
         def native_step(Z, xq, yq):
             q, k, v, o = self.q, self.k, self.v, self.o
-            loss = torch.empty(E)
+            loss = torch.empty(E, dtype=torch.float32)
             rc = fn(*sizes, q.data_ptr(), k.data_ptr(), v.data_ptr(), o.data_ptr(), Z.data_ptr(), xq.data_ptr(),
                     yq.data_ptr(), loss.data_ptr(), q.grad.data_ptr(), k.grad.data_ptr(), v.grad.data_ptr(),
                     o.grad.data_ptr())

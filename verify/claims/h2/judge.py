@@ -111,6 +111,15 @@ def mean_se(x: np.ndarray) -> tuple[float, float]:
     return float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
 
 
+def with_eval_se(mean_and_seed_se: tuple[float, float], eval_se: np.ndarray) -> tuple[float, float]:
+    """``(mean, se)`` of a mean final risk with both of its noises: the seeds' spread (``mean_se``) and the Monte Carlo
+    error of the evaluation. Every seed is evaluated on the same fresh prompts, so their evaluation errors are nearly
+    the same error and do not average out over seeds: the mean's is taken as the seeds' mean evaluation SE (an upper
+    bound: the SE of a mean of correlated errors is at most the mean of their SEs)."""
+    mean, seed_se = mean_and_seed_se
+    return mean, math.hypot(seed_se, float(np.mean(eval_se))) if eval_se.size else seed_se
+
+
 def judge(data: dict, p, result) -> None:
     d, L, s2 = p.problem.d, p.problem.L, p.problem.sigma2
     es = mean_field.eta_star(d=d, L=L, sigma2=s2)
@@ -130,7 +139,7 @@ def judge(data: dict, p, result) -> None:
         eta_mean, eta_se = mean_se(eta_avg[split])
         spread = float(np.median(omega_spread(pat)[split])) if k else math.nan
         loss = np.asarray(ens["final_loss"], dtype=np.float64)
-        losses[H] = mean_se(loss[split])
+        losses[H] = with_eval_se(mean_se(loss[split]), np.asarray(ens["final_loss_se"], dtype=np.float64)[split])
         loss_paths[H] = median_trajectory(ens["trajectory"], "loss", split) if "loss" in ens["trajectory"] else None
         if k < 2:
             result.add(reported(f"H={H}: fewer than 2 seeds split ({tag})", float(k),
@@ -192,8 +201,9 @@ def judge(data: dict, p, result) -> None:
         name = f"H={H}: final risk = H=2's (extra heads add nothing)"
         tol = Z * math.hypot(base[1], losses[H][1]) + PUBLISHED_COINCIDE
         how = (f"theory: extra heads go dummy or re-split mu, so the risk does not change with H; tolerance {Z:g} "
-               f"combined seed SE + {PUBLISHED_COINCIDE} (the largest difference between SPEC 4's published H >= 2 "
-               f"risks at L=40, curves the paper calls coinciding); H=2 risk {base[0]:.4f}")
+               f"combined SE (seeds and the evaluation's Monte Carlo) + {PUBLISHED_COINCIDE} (the largest difference "
+               f"between SPEC 4's published H >= 2 risks at L=40, curves the paper calls coinciding); H=2 risk "
+               f"{base[0]:.4f}")
         if loss_paths[H] is None:
             result.add(within(name, losses[H][0], pred, tol, how, kind="trained"))
         else:
@@ -202,7 +212,7 @@ def judge(data: dict, p, result) -> None:
                                         last=p.trend_window)
             result.add(row)
     result.notes.append("; ".join(notes) + ". Risks are Monte Carlo on fresh prompts of each trained model (mean of "
-                        "the split seeds ± seed SE).")
+                        "the split seeds ± SE of seeds and evaluation).")
     if trends:
         result.notes.append("Convergence (stated in advance: a value on the wrong side is inconclusive only if the "
                             f"median over the split seeds still moves towards passing by more than {Z:g} SE of its "
