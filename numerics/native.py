@@ -31,7 +31,7 @@ import warnings
 from pathlib import Path
 
 SOURCE = Path(__file__).with_name("csrc") / "attention.c"
-FLAGS = ("-O3", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared")
+FLAGS = ("-std=c11", "-O3", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared")
 #: ``kind`` argument of the C function per model kind
 KIND_CODE = {"softmax": 0, "linear": 1, "linear-normalised": 2}
 
@@ -104,7 +104,7 @@ def _build() -> tuple[ctypes.CDLL | None, str]:
         fn = lib.attn_loss_grad
         fn.restype = ctypes.c_int
         fn.argtypes = [ctypes.c_int] * 9 + [ctypes.c_void_p] * 12
-        return lib, f"built with {cc} {' '.join(flags)} ({path})"
+        return lib, f"{path} ({cc} {' '.join(flags)})"
     return None, f"compiling {SOURCE.name} failed: {reason}"
 
 

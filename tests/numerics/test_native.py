@@ -110,3 +110,31 @@ def test_a_fresh_cache_builds_once_and_loads(monkeypatch, tmp_path):
     monkeypatch.setattr(native, "_state", {})
     assert native.attention_function() is not None                     # from the cache: no second file
     assert list((tmp_path / "native").glob("*.so")) == built
+
+
+@NEEDS_C
+def test_the_numbers_do_not_depend_on_the_vector_width(tmp_path):
+    """Built for baseline x86-64 (SSE2) and for this CPU (-march=native), the C step gives the same bits: no
+    fast-math, no contraction into FMA, lane-wise arithmetic in a fixed order (the source's header)."""
+    import ctypes
+    import shutil
+    import subprocess
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no cc on PATH")
+    outs = []
+    for extra in ((), ("-march=native",)):
+        lib = tmp_path / f"attention{len(extra)}.so"
+        subprocess.run([cc, *native.FLAGS, *extra, "-o", str(lib), str(native.SOURCE), "-lm"], check=True,
+                       capture_output=True)
+        fn = ctypes.CDLL(str(lib)).attn_loss_grad
+        fn.argtypes = [ctypes.c_int] * 9 + [ctypes.c_void_p] * 12
+        model = EnsembleAttention(d=5, n_head=3, seeds=[1, 2])
+        Z, xq, yq = _inputs(2, 37, 23, 5, 1, seed=3)
+        loss = torch.empty(2)
+        grads = [torch.empty_like(p) for p in (model.q, model.k, model.v, model.o)]
+        params = [p.detach() for p in (model.q, model.k, model.v, model.o)]
+        assert fn(0, 2, 37, 23, 6, 5, 3, 1, xq.stride(1), *(t.data_ptr() for t in (*params, Z, xq, yq, loss, *grads))) == 0
+        outs.append([loss, *grads])
+    assert all(torch.equal(a, b) for a, b in zip(*outs))
