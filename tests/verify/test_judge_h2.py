@@ -117,3 +117,16 @@ def test_spread_moving_away_fails():
     result = _judge({"2": _pair(), "4": _quad(w4=w4[-1], omega_path=path)})
     row = _row(result, "H=4: spread")
     assert not row.passed and not row.inconclusive and result.verdict == "fail"
+
+
+def test_the_risk_comparison_counts_the_evaluations_monte_carlo_error():
+    """Every seed is evaluated on the same prompts, so identical seeds (zero seed spread) still carry the
+    evaluation's error: a 0.012 gap is within 4 x hypot(0.003, 0.003) + 0.005 = 0.022, a 0.03 gap is not."""
+    from verify.claims.h2.judge import PUBLISHED_COINCIDE
+
+    for gap, passed in ((0.012, True), (0.03, False)):
+        quad = _quad()
+        quad["final_loss"] = np.full(4, 0.25 - gap)
+        row = _row(_judge({"2": _pair(), "4": quad}), "H=4: final risk")
+        assert row.tolerance == pytest.approx(4 * np.hypot(0.003, 0.003) + PUBLISHED_COINCIDE)
+        assert row.passed is passed
