@@ -159,7 +159,7 @@ class EnsembleAttention(nn.Module):
         once per input shape: the same ops in the same order as the eager function (bit-identical), run without
         the Python interpreter. Both leave the GIL free for the thread that draws the next batch
         (:class:`numerics.training.prefetch.PrefetchStream`). The choice is made once per input layout; ``kernel``
-        says which ran last (``"native"``, ``"traced"`` or ``"eager"``).
+        names the one chosen for the latest layout (``"native"``, ``"traced"`` or ``"eager"``).
         """
         for par in (self.q, self.k, self.v, self.o):  # gradients are written in place: their storage is stable
             if par.grad is None:
@@ -181,11 +181,15 @@ class EnsembleAttention(nn.Module):
         if native is not None:
             self.kernel = "native"
             return native
+        chosen = []   # the torch kernel for this layout, found (traced) on the first call
 
         def torch_step(Z, xq, yq):
             q, k, v, o = self.q, self.k, self.v, self.o
             args = (q.detach(), k.detach(), v.detach(), o.detach(), Z, xq, yq, q.grad, k.grad, v.grad, o.grad)
-            return self._kernel(args)(*args)
+            if not chosen:
+                chosen.append(self._kernel(args))
+                self.kernel = "traced" if isinstance(chosen[0], torch.jit.ScriptFunction) else "eager"
+            return chosen[0](*args)
         return torch_step
 
     def _native_step(self, Z, xq, yq):
@@ -221,7 +225,6 @@ class EnsembleAttention(nn.Module):
         """:func:`loss_and_grads` writing the gradients into the last four arguments, for this kind; on the CPU in
         float32 its trace for these input shapes (eager if tracing fails)."""
         fn = _KERNELS[self.kind]
-        self.kernel = "eager"
         if args[0].device.type != "cpu" or args[0].dtype != torch.float32 or torch.jit.is_tracing():
             return _into_grads(fn, self.d)  # a trace records Python scalars as float32 constants: float64 stays eager
         E, B = args[4].shape[:2]
@@ -236,7 +239,6 @@ class EnsembleAttention(nn.Module):
                 traced[key] = torch.jit.trace(fn, args, check_trace=False)
             except Exception:  # tracing is an optimisation only
                 traced[key] = fn
-        self.kernel = "traced" if traced[key] is not fn else "eager"
         return traced[key]
 
     # ------------------------------------------------------------------------------------ persistence

@@ -67,8 +67,24 @@ def _compiler_version(cc: str) -> str:
         return ""
 
 
-def _build() -> tuple[ctypes.CDLL | None, str]:
-    """Compile (or find in the cache) and load the library; ``(library, what happened)``."""
+def compile_library(out: str | Path, flags=FLAGS, cc: str | None = None) -> subprocess.CompletedProcess:
+    """Compile :data:`SOURCE` into the shared library ``out`` with ``cc`` (default ``$CC`` or ``cc``) and ``flags``."""
+    cc = cc or os.environ.get("CC", "cc")
+    return subprocess.run([cc, *flags, "-o", str(out), str(SOURCE), "-lm"], capture_output=True, text=True,
+                          timeout=300)
+
+
+def load(path: str | Path):
+    """The C function ``attn_loss_grad`` of the library at ``path``, with its argument types (ctypes.CDLL: the call
+    releases the GIL)."""
+    fn = ctypes.CDLL(str(path)).attn_loss_grad
+    fn.restype = ctypes.c_int
+    fn.argtypes = [ctypes.c_int] * 9 + [ctypes.c_void_p] * 12
+    return fn
+
+
+def _build():
+    """Compile (or find in the cache) and load the function; ``(function or None, what happened)``."""
     cc = os.environ.get("CC", "cc")
     if shutil.which(cc) is None:
         return None, f"no C compiler ({cc!r} not found)"
@@ -84,8 +100,7 @@ def _build() -> tuple[ctypes.CDLL | None, str]:
             fd, tmp = tempfile.mkstemp(suffix=".so", dir=path.parent)
             os.close(fd)
             try:
-                done = subprocess.run([cc, *flags, "-o", tmp, str(SOURCE), "-lm"], capture_output=True, text=True,
-                                      timeout=300)
+                done = compile_library(tmp, flags, cc)
                 if done.returncode != 0:
                     reason = (done.stderr.strip().splitlines() or ["compiler failed"])[-1][:200]
                     continue
@@ -97,14 +112,9 @@ def _build() -> tuple[ctypes.CDLL | None, str]:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
         try:
-            lib = ctypes.CDLL(str(path))   # CDLL: the call releases the GIL
+            return load(path), f"{path} ({cc} {' '.join(flags)})"
         except OSError as exc:
             reason = f"cannot load {path}: {exc}"
-            continue
-        fn = lib.attn_loss_grad
-        fn.restype = ctypes.c_int
-        fn.argtypes = [ctypes.c_int] * 9 + [ctypes.c_void_p] * 12
-        return lib, f"{path} ({cc} {' '.join(flags)})"
     return None, f"compiling {SOURCE.name} failed: {reason}"
 
 
@@ -115,9 +125,9 @@ def attention_function():
         return None
     with _lock:
         if "fn" not in _state:
-            lib, what = _build()
-            _state.update(lib=lib, what=what, fn=None if lib is None else lib.attn_loss_grad)
-            if lib is None:
+            fn, what = _build()
+            _state.update(fn=fn, what=what)   # the function object keeps its library loaded
+            if fn is None:
                 warnings.warn(f"native attention kernel unavailable ({what}); training uses the torch kernel",
                               RuntimeWarning, stacklevel=2)
     return _state["fn"]
@@ -125,6 +135,7 @@ def attention_function():
 
 def status() -> dict:
     """``{"enabled", "available", "detail"}`` of the native kernel (builds it if needed)."""
-    fn = attention_function() if enabled() else None
-    return {"enabled": enabled(), "available": fn is not None,
-            "detail": _state.get("what", "disabled by ICL_VERIFY_NATIVE") if enabled() else "disabled by ICL_VERIFY_NATIVE"}
+    if not enabled():
+        return {"enabled": False, "available": False, "detail": "disabled by ICL_VERIFY_NATIVE"}
+    fn = attention_function()
+    return {"enabled": True, "available": fn is not None, "detail": _state["what"]}
