@@ -1,4 +1,6 @@
-r"""The attention step as one C function (``numerics/csrc/attention.c``), compiled on first use and called with ctypes.
+r"""The attention step as one C function (``numerics/csrc/attention.c``), and the prompt generator's draws
+(``numerics/csrc/philox.c``, used by :class:`numerics.rng.Philox`), compiled on first use into one library and called
+with ctypes.
 
 Why: on a CPU, the torch kernel of :func:`numerics.attention.loss_and_grads` spends most of a step in ~60 small ops
 (batched 4x6 @ 6x40 products, a softmax over 40 entries); the fused C loop keeps a block of 16 prompts in the lanes of
@@ -11,11 +13,12 @@ do not depend on the machine's vector width; a run trained with it and a run tra
 compiler, or ``ICL_VERIFY_NATIVE=0``) differ at rounding level, as runs at different thread counts may. Each run
 records which kernel it used (``TrainResult.summary()["kernel"]``).
 
-**Build.** ``$CC`` (default ``cc``) compiles the source with ``-O3 -march=native`` (without ``-march=native`` if that
+**Build.** ``$CC`` (default ``cc``) compiles the sources with ``-O3 -march=native`` (without ``-march=native`` if that
 fails) into ``$ICL_VERIFY_CACHE/native`` (default ``~/.cache/icl-verify/native``); the file name hashes the source, the
 flags, the compiler's version and this CPU's instruction-set flags, so a cache shared between different machines holds
 one build per kind of CPU. The build is written to a temporary name and renamed: processes building side by side
-(Dask workers) never load a partial library. Without a compiler the torch kernel runs, with one warning.
+(Dask workers) never load a partial library. Without a compiler the torch kernel runs, with one warning, and the
+generator runs its numpy reference (the same numbers, slower).
 """
 from __future__ import annotations
 
@@ -30,7 +33,8 @@ import threading
 import warnings
 from pathlib import Path
 
-SOURCE = Path(__file__).with_name("csrc") / "attention.c"
+SOURCES = tuple(Path(__file__).with_name("csrc") / name for name in ("attention.c", "philox.c"))
+SOURCE = SOURCES[0]   # the attention step
 FLAGS = ("-std=c11", "-O3", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared")
 #: ``kind`` argument of the C function per model kind
 KIND_CODE = {"softmax": 0, "linear": 1, "linear-normalised": 2}
@@ -68,9 +72,9 @@ def _compiler_version(cc: str) -> str:
 
 
 def compile_library(out: str | Path, flags=FLAGS, cc: str | None = None) -> subprocess.CompletedProcess:
-    """Compile :data:`SOURCE` into the shared library ``out`` with ``cc`` (default ``$CC`` or ``cc``) and ``flags``."""
+    """Compile :data:`SOURCES` into the shared library ``out`` with ``cc`` (default ``$CC`` or ``cc``) and ``flags``."""
     cc = cc or os.environ.get("CC", "cc")
-    return subprocess.run([cc, *flags, "-o", str(out), str(SOURCE), "-lm"], capture_output=True, text=True,
+    return subprocess.run([cc, *flags, "-o", str(out), *map(str, SOURCES), "-lm"], capture_output=True, text=True,
                           timeout=300)
 
 
@@ -83,12 +87,20 @@ def load(path: str | Path):
     return fn
 
 
+def load_philox(path: str | Path):
+    """The C function ``philox_fill(law, key, block, n, out)`` of the library at ``path`` (see ``philox.c``)."""
+    fn = ctypes.CDLL(str(path)).philox_fill
+    fn.restype = None
+    fn.argtypes = [ctypes.c_int, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_int64, ctypes.c_void_p]
+    return fn
+
+
 def _build():
-    """Compile (or find in the cache) and load the function; ``(function or None, what happened)``."""
+    """Compile (or find in the cache) the library; ``(path or None, what happened)``."""
     cc = os.environ.get("CC", "cc")
     if shutil.which(cc) is None:
         return None, f"no C compiler ({cc!r} not found)"
-    source = SOURCE.read_bytes()
+    source = b"\0".join(src.read_bytes() for src in SOURCES)
     version = _compiler_version(cc)
     for extra in (("-march=native",), ()):
         flags = FLAGS + extra
@@ -112,29 +124,39 @@ def _build():
                 if os.path.exists(tmp):
                     os.unlink(tmp)
         try:
-            return load(path), f"{path} ({cc} {' '.join(flags)})"
-        except OSError as exc:
+            fns = {"fn": load(path), "philox": load_philox(path)}
+            return fns, f"{path} ({cc} {' '.join(flags)})"
+        except (OSError, AttributeError) as exc:
             reason = f"cannot load {path}: {exc}"
-    return None, f"compiling {SOURCE.name} failed: {reason}"
+    return None, f"compiling {', '.join(src.name for src in SOURCES)} failed: {reason}"
+
+
+def _function(name: str):
+    if not enabled():
+        return None
+    with _lock:
+        if "what" not in _state:
+            fns, what = _build()
+            _state.update(fns or {}, what=what)   # the function objects keep their library loaded
+            if fns is None:
+                warnings.warn(f"native kernels unavailable ({what}); training uses the torch kernel and the "
+                              "generator's numpy reference", RuntimeWarning, stacklevel=3)
+    return _state.get(name)
 
 
 def attention_function():
     """The C function ``attn_loss_grad`` (see the source's header for its arguments), or ``None`` when native
     kernels are disabled or cannot be built (then warns once)."""
-    if not enabled():
-        return None
-    with _lock:
-        if "fn" not in _state:
-            fn, what = _build()
-            _state.update(fn=fn, what=what)   # the function object keeps its library loaded
-            if fn is None:
-                warnings.warn(f"native attention kernel unavailable ({what}); training uses the torch kernel",
-                              RuntimeWarning, stacklevel=2)
-    return _state["fn"]
+    return _function("fn")
+
+
+def philox_function():
+    """The C function ``philox_fill`` (see ``numerics/csrc/philox.c``), or ``None`` as :func:`attention_function`."""
+    return _function("philox")
 
 
 def status() -> dict:
-    """``{"enabled", "available", "detail"}`` of the native kernel (builds it if needed)."""
+    """``{"enabled", "available", "detail"}`` of the native kernels (builds them if needed)."""
     if not enabled():
         return {"enabled": False, "available": False, "detail": "disabled by ICL_VERIFY_NATIVE"}
     fn = attention_function()

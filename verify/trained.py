@@ -104,8 +104,8 @@ def train_config(protocol: TrainingProtocol, problem: Problem, ctx: RunContext, 
 
 
 #: the modules whose code determines a trained model (its data, model, optimiser loop and seeding)
-TRAINING_CODE = ("numerics.attention", "numerics.native", "numerics.transformer", "numerics.data", "numerics.seeds",
-                 "numerics.training")
+TRAINING_CODE = ("numerics.attention", "numerics.native", "numerics.transformer", "numerics.data", "numerics.rng",
+                 "numerics.seeds", "numerics.training")
 
 
 def training_code_version() -> str:
@@ -122,9 +122,9 @@ def training_code_version() -> str:
     except PackageNotFoundError:  # pragma: no cover - a plain checkout
         ver = "0"
     h = hashlib.sha256(ver.encode())
-    from numerics.native import SOURCE
+    from numerics.native import SOURCES
 
-    for src in (*source_files(*TRAINING_CODE), SOURCE):   # the C step's source too
+    for src in (*source_files(*TRAINING_CODE), *SOURCES):   # the C step's and the generator's sources too
         h.update(Path(src).read_bytes())
     return h.hexdigest()[:12]
 

@@ -6,7 +6,9 @@ import pytest
 import torch
 
 from numerics.data import (AnisotropicSampler, IsotropicSampler, MultiTaskSampler, PromptStream, SparseSampler,
-                           ar1_covariance, make_generator, sample_linear, sampler_for, stream_for)
+                           ar1_covariance, make_generator, sample_linear, sampler_for, stream_for,
+                           torch_generator)
+from numerics.rng import Philox
 from tests.helpers import within_se
 from theory.problem import Problem
 
@@ -19,9 +21,14 @@ PROBLEMS = {
 }
 
 
-def _draw(kind, n=N, seed=0):
+#: the two generators a batch function takes: torch's (Monte Carlo, GPU streams), Philox (CPU training streams)
+GENERATORS = {"torch": torch_generator, "philox": make_generator}
+each_generator = pytest.mark.parametrize("gen", sorted(GENERATORS))
+
+
+def _draw(kind, gen, n=N, seed=0):
     s = sampler_for(PROBLEMS[kind])
-    return s, s(n, generator=make_generator(seed))
+    return s, s(n, generator=GENERATORS[gen](seed))
 
 
 def _check(samples, expected):
@@ -36,8 +43,9 @@ def test_sampler_for_picks_the_data_model(kind):
     assert type(sampler_for(PROBLEMS[kind])) is cls
 
 
-def test_isotropic_moments():
-    s, p = _draw("isotropic")
+@each_generator
+def test_isotropic_moments(gen):
+    s, p = _draw("isotropic", gen)
     d, sigma2 = 4, 0.25
     assert p.x.shape == (N, 6, d) and p.y.shape == (N, 6) and p.xq.shape == (N, d) and p.yq.shape == (N,)
     _check((p.beta**2).sum(-1), 1.0)  # E|beta|^2 = 1 (SPEC 1.1)
@@ -48,8 +56,9 @@ def test_isotropic_moments():
     _check(p.x[..., 0] * p.x[..., 1], 0.0)
 
 
-def test_anisotropic_covariance_is_sigma():
-    s, p = _draw("anisotropic")
+@each_generator
+def test_anisotropic_covariance_is_sigma(gen):
+    s, p = _draw("anisotropic", gen)
     cov = PROBLEMS["anisotropic"].cov_matrix
     x = torch.cat([p.x.reshape(-1, 3), p.xq]).numpy()  # context rows of a prompt are independent
     for i in range(3):
@@ -59,8 +68,9 @@ def test_anisotropic_covariance_is_sigma():
     _check((p.yq - (p.xq * p.beta).sum(-1)) ** 2, 0.1)
 
 
-def test_multitask_supports_noise_and_noiseless_query():
-    s, p = _draw("multitask")
+@each_generator
+def test_multitask_supports_noise_and_noiseless_query(gen):
+    s, p = _draw("multitask", gen)
     supports, sigma2 = PROBLEMS["multitask"].supports, 0.1
     assert p.y.shape == (N, 5, 3) and p.yq.shape == (N, 3) and p.beta.shape == (N, 6, 3)
     for k, S in enumerate(supports):
@@ -72,8 +82,9 @@ def test_multitask_supports_noise_and_noiseless_query():
         torch.testing.assert_close(p.yq[:, k], (p.xq * p.beta[:, :, k]).sum(-1), rtol=0, atol=1e-12)
 
 
-def test_sparse_support_size_is_exact_and_uniform():
-    s, p = _draw("sparse")
+@each_generator
+def test_sparse_support_size_is_exact_and_uniform(gen):
+    s, p = _draw("sparse", gen)
     d, k, sigma2 = 10, 3, 0.5
     nz = p.beta != 0
     assert torch.all(nz.sum(-1) == k)  # exactly s coordinates (N(0, 1/s) is never exactly 0)
@@ -86,12 +97,14 @@ def test_sparse_support_size_is_exact_and_uniform():
 @pytest.mark.parametrize("kind", sorted(PROBLEMS))
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_stream_draws_are_the_batch_function(kind, dtype):
-    """Member e's t-th batch is the t-th call of the batch function on a generator seeded like member e."""
+    """Member e's t-th batch is the t-th call of the batch function on a generator seeded like member e (a Philox
+    stream on the CPU)."""
     seeds, B = [3, 7], 4
     st = stream_for(PROBLEMS[kind], batch=B, seeds=seeds, dtype=dtype)
     got = [tuple(t.clone() for t in st.sample()[:3]) for _ in range(3)]
     for e, seed in enumerate(seeds):
         g = make_generator(seed)
+        assert isinstance(g, Philox)
         for t in range(3):
             p = st.sampler(B, generator=g, dtype=dtype)
             multi = p.y.dim() == 3

@@ -91,7 +91,7 @@ def test_disabled_or_unbuildable_native_kernel_falls_back_to_torch(monkeypatch, 
     monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
     monkeypatch.setenv("ICL_VERIFY_CACHE", str(tmp_path))
     monkeypatch.setattr(native, "_state", {})
-    with pytest.warns(RuntimeWarning, match="native attention kernel unavailable"):
+    with pytest.warns(RuntimeWarning, match="native kernels unavailable"):
         assert native.attention_function() is None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
