@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run the claims and their trainings as Dask tasks: local, local:N (a local cluster of N "
                           "worker processes) or tcp://HOST:PORT (a running scheduler; workers must share --out's "
                           "filesystem). Default: in this process")
+    run.add_argument("--no-background", action="store_true",
+                     help="without --scheduler: do not train later claims' runs ahead in a background thread "
+                          "(the default on a CPU with 2+ cores; same numbers either way)")
     run.set_defaults(handler=_cmd_run)
 
     rep = sub.add_parser("report", help="rebuild report.md, results.json and the figures from saved data "
@@ -68,7 +71,8 @@ def _cmd_run(args) -> int:
 
     results = run_claims(args.claims, profile=args.profile, out=args.out, seed=args.seed, device=args.device,
                          overrides=parse_overrides(args.overrides), resume=args.resume,
-                         progress=not args.no_progress, scheduler=args.scheduler)
+                         progress=not args.no_progress, scheduler=args.scheduler,
+                         background=not args.no_background)
     return _summary(args.out, results)
 
 

@@ -105,6 +105,10 @@ class Claim:
     sources: tuple[str, ...] = field(default_factory=tuple)
     #: the wrong theories the check must reject (:mod:`verify.power`), judged on the same data
     mutants: tuple = field(default_factory=tuple)
+    #: ``trainings(params, ctx) -> [(configs, shard), ...]``: the runs ``compute`` trains through
+    #: :func:`verify.trained.train_many` (with that ``shard``), so the runner can train them ahead
+    #: (:mod:`verify.pretrain`); None for claims that train nothing
+    trainings: Callable[[Any, RunContext], list] | None = None
 
     def __post_init__(self):
         ids = [m.id for m in self.mutants]

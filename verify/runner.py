@@ -148,14 +148,16 @@ def load_saved(path: Path) -> dict:
 def run_claims(ids: str | None = None, *, profile: str = "quick", out: str | Path = "report", seed: int = 0,
                device: str = "cpu", overrides: list[Override] | Mapping[str, Any] | None = None,
                resume: bool = False, progress: bool = True, scheduler: str | None = None,
-               echo=print) -> list[ClaimResult]:
+               background: bool = True, echo=print) -> list[ClaimResult]:
     """Run the claims named in ``ids`` (comma-separated; all if None) and write the report.
 
     Every parameter is validated before any claim starts (``ValueError``). Each finished claim's data and
     result are saved at once; with ``resume=True`` a claim whose saved result has the same key (profile, seed,
     device, parameters and code version) is not run again, and a damaged saved file is reported and re-run.
     With ``scheduler`` (:func:`verify.distributed.parse_scheduler`) the claims' computations, and the trainings
-    inside them, run as Dask tasks; judging, figures and every file are still done here, by this process.
+    inside them, run as Dask tasks; judging, figures and every file are still done here, by this process. Without
+    it, on a CPU with two or more cores, a background thread trains the runs of the claims still to come
+    (:mod:`verify.pretrain`; ``background=False`` turns it off): the same runs and numbers, sooner.
     """
     RunContext(profile=profile, out_dir=Path(out), seed=seed, device=device)  # validates the common settings
     if scheduler is not None:
@@ -216,9 +218,10 @@ def run_claims(ids: str | None = None, *, profile: str = "quick", out: str | Pat
         write_report(out, [x for x in claims if x.id in done], results, meta)
 
     if scheduler is None:
-        for c, ctx, key in todo:
-            echo(f"{c.id}: running ({profile}) …")
-            finish(c, ctx, key)
+        with _ahead(todo, params, enabled=background and device == "cpu", echo=echo):
+            for c, ctx, key in todo:
+                echo(f"{c.id}: running ({profile}) …")
+                finish(c, ctx, key)
     elif todo:
         _run_distributed(todo, params, scheduler, finish, echo, profile)
     results = [done[c.id] for c in claims]
@@ -226,6 +229,20 @@ def run_claims(ids: str | None = None, *, profile: str = "quick", out: str | Pat
     write_results(out, profile, results, meta)
     write_report(out, claims, results, meta)
     return results
+
+
+def _ahead(todo, params, *, enabled: bool, echo):
+    """The :class:`verify.pretrain.Pretrainer` of ``todo``'s runs (a no-op context on one core or when disabled)."""
+    import contextlib
+
+    from .pretrain import Pretrainer, runs_ahead
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    runs = runs_ahead(todo, params) if enabled and cores >= 2 and len(todo) >= 2 else []
+    if not runs:
+        return contextlib.nullcontext()
+    echo(f"background: {len(runs)} training run(s) of the selected claims train ahead in a second thread")
+    return Pretrainer(runs)
 
 
 def _run_distributed(todo, params, scheduler: str, finish, echo, profile: str) -> None:

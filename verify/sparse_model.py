@@ -128,6 +128,11 @@ def one_thread(compute):
     return run
 
 
+def sparse_trainings(p, ctx) -> list:
+    """``Claim.trainings`` of C1-C4: the shared ensemble's run, as :func:`sparse_ensemble` trains it."""
+    return [([config(p.training, p.problem, seed=ctx.seed, device=ctx.device)], max(1, p.training.ensemble // 2))]
+
+
 def sparse_ensemble(t: SparseTraining, problem: Problem, ctx: RunContext) -> TrainResult:
     """Train (or load from ``<out>/cache/trained``) the shared sparse transformer ensemble.
 

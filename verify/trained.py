@@ -134,13 +134,28 @@ def cache_root(ctx: RunContext):
     return ctx.cache_dir() / "trained" / training_code_version()
 
 
+def trained_configs(protocol: TrainingProtocol, problem: Problem, ctx: RunContext, specs) -> list[TrainConfig]:
+    """The configurations of the shared ensembles for ``specs`` (``[(n_head, model), ...]``)."""
+    return [train_config(protocol, problem, ctx, n_head=int(h), model=str(m)) for h, m in specs]
+
+
 def trained_ensembles(protocol: TrainingProtocol, problem: Problem, ctx: RunContext, specs, *,
                       shard: int | None = None) -> dict[tuple[int, str], TrainResult]:
     """The ensembles for ``specs`` (``[(n_head, model), ...]``), trained (or loaded from the run cache,
     :func:`cache_root`) side by side by :func:`train_many` (``shard``: as there); returned by ``(n_head, model)``."""
     specs = [(int(h), str(m)) for h, m in specs]
-    cfgs = [train_config(protocol, problem, ctx, n_head=h, model=m) for h, m in specs]
-    return dict(zip(specs, train_many(cfgs, ctx, shard=shard)))
+    return dict(zip(specs, train_many(trained_configs(protocol, problem, ctx, specs), ctx, shard=shard)))
+
+
+def planned_runs(cfgs: list[TrainConfig], root, shard: int | None = None) -> list[list[TrainConfig]]:
+    """The runs :func:`train_many` trains for ``cfgs`` under ``root``, per config: its :func:`shards` on the CPU
+    unless the whole run is finished in the cache, else the config itself."""
+    on_cpu = all(c.device == "cpu" for c in cfgs)
+
+    def finished(c):
+        return (cached_run_dir(c, root) / ck.SUMMARY).exists()
+
+    return [shards(c, shard) if on_cpu and not finished(c) else [c] for c in cfgs]
 
 
 def _cost(cfg: TrainConfig) -> float:
@@ -198,16 +213,12 @@ def train_many(cfgs: list[TrainConfig], ctx: RunContext, *, shard: int | None = 
     """
     root = cache_root(ctx)
     on_cpu = all(c.device == "cpu" for c in cfgs)
-
-    def finished(c):
-        return (cached_run_dir(c, root) / ck.SUMMARY).exists()
-
-    pieces = [shards(c, shard) if on_cpu and not finished(c) else [c] for c in cfgs]
+    pieces = planned_runs(cfgs, root, shard)
     flat = [p for ps in pieces for p in ps]
     if ctx.scheduler is not None:
         from .distributed import train_all
 
-        todo = [c for c in flat if not finished(c)]
+        todo = [c for c in flat if not (cached_run_dir(c, root) / ck.SUMMARY).exists()]
         reports = dict(zip([c.hash() for c in todo], train_all(todo, root)))
         done = [cached_train(c, root) for c in flat]
         for r in done:   # what the tasks did, not how this process read their output
@@ -216,9 +227,11 @@ def train_many(cfgs: list[TrainConfig], ctx: RunContext, *, shard: int | None = 
                 r.cached, r.resumed_from, r.seconds = rep["cached"], rep["resumed_from"], rep["seconds"]
         return _merged(cfgs, pieces, done)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    workers = min(cores, len(flat))
+    from .pretrain import ACTIVE
+
+    workers = min(cores - ACTIVE.is_set(), len(flat))   # a background trainer has a core (verify.pretrain)
     if workers < 2 or not on_cpu:
-        done = [cached_train(c, root, progress=ctx.progress) for c in flat]
+        done = _in_turn(flat, root, progress=ctx.progress)
     else:
         order = sorted(range(len(flat)), key=lambda i: -_cost(flat[i]))
         prev = torch.get_num_threads()
@@ -240,6 +253,22 @@ def train_many(cfgs: list[TrainConfig], ctx: RunContext, *, shard: int | None = 
             STOP.clear()
             torch.set_num_threads(prev)
     return _merged(cfgs, pieces, done)
+
+
+def _in_turn(flat: list[TrainConfig], root, *, progress: bool) -> list[TrainResult]:
+    """:func:`cached_train` of each run, one at a time, longest first (:func:`_cost`); a run whose lock another thread
+    or process holds (the :mod:`verify.pretrain` thread, a Dask worker) is left for last and then waited for, so
+    this thread trains what nobody else is training instead of queueing behind it."""
+    done, busy = {}, []
+    for i in sorted(range(len(flat)), key=lambda i: -_cost(flat[i])):
+        try:
+            with ck.run_lock(cached_run_dir(flat[i], root), blocking=False):
+                done[i] = cached_train(flat[i], root, progress=progress)
+        except ck.RunBusy:
+            busy.append(i)
+    for i in busy:
+        done[i] = cached_train(flat[i], root, progress=progress)
+    return [done[i] for i in range(len(flat))]
 
 
 def _merged(cfgs, pieces, done) -> list[TrainResult]:

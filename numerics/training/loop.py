@@ -66,8 +66,12 @@ def cpu_threads(n: int):
     """Run the block with ``n`` intra-op CPU threads (``0``: leave torch's setting), restoring it afterwards.
 
     The trainer defaults to one: its ops are tiny, so intra-op threading costs more than it gains (and on a
-    shared machine far more), and a fixed count keeps CPU runs bit-reproducible.
+    shared machine far more), and a fixed count keeps CPU runs bit-reproducible. In a :func:`background` thread
+    it changes nothing (the setting is process-wide: the main thread owns it).
     """
+    if in_background():
+        yield
+        return
     prev = torch.get_num_threads()
     if n:
         torch.set_num_threads(n)
@@ -76,6 +80,31 @@ def cpu_threads(n: int):
     finally:
         if n:
             torch.set_num_threads(prev)
+
+
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def background(stop: threading.Event):
+    """Mark the calling thread as a background trainer for the block: its trainers never change torch's
+    (process-wide) intra-op thread count and draw their prompts inline, and they stop at their next log step once
+    ``stop`` (or :data:`STOP`) is set, resumable from their last checkpoint. Used by :mod:`verify.pretrain`."""
+    _local.stop = stop
+    try:
+        yield
+    finally:
+        _local.stop = None
+
+
+def in_background() -> bool:
+    return getattr(_local, "stop", None) is not None
+
+
+def stop_requested() -> bool:
+    """:data:`STOP` is set, or this thread's :func:`background` stop event is."""
+    own = getattr(_local, "stop", None)
+    return STOP.is_set() or (own is not None and own.is_set())
 
 
 class Trainer:
@@ -306,7 +335,7 @@ class Trainer:
             yield
             return
         n = self.cfg.threads or torch.get_num_threads()
-        ahead = n >= 2 and isinstance(self.stream, PromptStream)
+        ahead = n >= 2 and isinstance(self.stream, PromptStream) and not in_background()
         with cpu_threads(n - 1 if ahead else self.cfg.threads):
             if not ahead:
                 yield
@@ -329,7 +358,7 @@ class Trainer:
         bar = _bar(cfg, self.step) if self.progress and self.step < stop else None
         # events (log steps, checkpoint multiples, stop) one at a time: memory does not grow with steps
         while self.step < stop:
-            if STOP.is_set():
+            if stop_requested():
                 raise KeyboardInterrupt(f"training stopped at step {self.step} (numerics.training.loop.STOP)")
             s = self.step
             target = min(stop, (s // every + 1) * every, (s // ck_every + 1) * ck_every,

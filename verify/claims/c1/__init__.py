@@ -24,7 +24,7 @@ from theory import sparse_ols
 
 from ... import power
 from ...registry import Claim, register, source_files
-from ...sparse_model import OWN_DEFINITIONS, SPARSE_POINTS, SPARSE_TRAINING, SparseParams
+from ...sparse_model import OWN_DEFINITIONS, SPARSE_POINTS, SPARSE_TRAINING, SparseParams, sparse_trainings
 from .compute import compute
 from .figures import display
 from .judge import judge
@@ -88,6 +88,6 @@ CLAIM = register(Claim(
     statement="Excess risk against n of the trained multi-layer transformer beside OLS, ridge, GD, PtO and Lasso on "
               "sparse linear regression; the transformer improves with n and, at its training n, beats ridge and GD. "
               + OWN_DEFINITIONS,
-    params=PARAMS, compute=compute, judge=judge, display=display, mutants=MUTANTS,
+    params=PARAMS, compute=compute, trainings=sparse_trainings, judge=judge, display=display, mutants=MUTANTS,
     sources=source_files(__name__, "verify.sparse_model", "theory.sparse_ols", "numerics.transformer",
                          "numerics.sparse.estimators", "numerics.training", "verify.result")))

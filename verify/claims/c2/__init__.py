@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from ... import power
 from ...registry import Claim, register, source_files
-from ...sparse_model import OWN_DEFINITIONS, SPARSE_POINTS, SPARSE_TRAINING, SparseParams
+from ...sparse_model import OWN_DEFINITIONS, SPARSE_POINTS, SPARSE_TRAINING, SparseParams, sparse_trainings
 from . import judge as judge_mod
 from .compute import compute
 from .figures import display
@@ -65,6 +65,6 @@ CLAIM = register(Claim(
     "C2", source="CZZ24 (abstract: head usage per layer), SPEC 7, 7.3",
     statement="Masking single heads of the trained multi-layer transformer on sparse linear regression: the first "
               "layer uses several heads, each later layer has one dominant head. " + OWN_DEFINITIONS,
-    params=PARAMS, compute=compute, judge=judge, display=display, mutants=MUTANTS,
+    params=PARAMS, compute=compute, trainings=sparse_trainings, judge=judge, display=display, mutants=MUTANTS,
     sources=source_files(__name__, "verify.sparse_model", "numerics.interpret", "numerics.transformer",
                          "numerics.training", "verify.result")))

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from ... import power
 from ...registry import Claim, register, source_files
-from ...sparse_model import OWN_DEFINITIONS, SPARSE_POINTS, SPARSE_TRAINING, SparseParams
+from ...sparse_model import OWN_DEFINITIONS, SPARSE_POINTS, SPARSE_TRAINING, SparseParams, sparse_trainings
 from . import judge as judge_mod
 from .compute import compute
 from .figures import display
@@ -71,6 +71,6 @@ CLAIM = register(Claim(
     "C3", source="CZZ24 (abstract: pruning), SPEC 7, 7.3",
     statement="Pruning the trained transformer to all first-layer heads plus the best head of each later layer keeps "
               "its excess risk near the full model's; pruning to one head per layer is worse. " + OWN_DEFINITIONS,
-    params=PARAMS, compute=compute, judge=judge, display=display, mutants=MUTANTS,
+    params=PARAMS, compute=compute, trainings=sparse_trainings, judge=judge, display=display, mutants=MUTANTS,
     sources=source_files(__name__, "verify.sparse_model", "numerics.interpret", "numerics.transformer",
                          "numerics.training", "verify.result")))

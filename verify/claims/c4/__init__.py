@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from ... import power
 from ...registry import Claim, register, source_files
-from ...sparse_model import OWN_DEFINITIONS, SPARSE_POINTS, SPARSE_TRAINING, SparseParams
+from ...sparse_model import OWN_DEFINITIONS, SPARSE_POINTS, SPARSE_TRAINING, SparseParams, sparse_trainings
 from . import judge as judge_mod
 from .compute import compute
 from .figures import display
@@ -72,6 +72,6 @@ CLAIM = register(Claim(
     statement="Linear probes of the trained transformer's residual stream (query token) after each layer: the excess "
               "risk falls with depth, and the curve is closer to preprocess-then-optimize after the same number of "
               "steps than to plain GD. " + OWN_DEFINITIONS,
-    params=PARAMS, compute=compute, judge=judge, display=display, mutants=MUTANTS,
+    params=PARAMS, compute=compute, trainings=sparse_trainings, judge=judge, display=display, mutants=MUTANTS,
     sources=source_files(__name__, "verify.sparse_model", "numerics.interpret", "numerics.transformer",
                          "numerics.sparse.estimators", "numerics.training", "verify.result")))

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from ...power import Mutant, patched
 from ...registry import Claim, register, source_files
 from ...trained import PROTOCOLS, TrainedParams
-from .compute import compute
+from .compute import compute, trainings
 from .figures import display
 from . import judge as _judge
 from .judge import judge
@@ -84,6 +84,6 @@ CLAIM = register(Claim(
     "H1", source="HPCY25 §5 (emergent patterns), SPEC 2.1, 4, 6",
     statement="Training the multi-head softmax attention from a random initialisation makes each active head's "
               "KQ x-block diagonal and homogeneous (omega_h I) and its OV supported on the last entry (mu_h).",
-    params=PARAMS, compute=compute, judge=judge, display=display, mutants=MUTANTS,
+    params=PARAMS, compute=compute, trainings=trainings, judge=judge, display=display, mutants=MUTANTS,
     sources=source_files(__name__, "verify.trained", "numerics.patterns", "numerics.training", "verify.stats",
                          "verify.result")))

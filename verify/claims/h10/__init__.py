@@ -34,7 +34,7 @@ from typing import Mapping
 from ...params import Params, TrainingProtocol
 from ...power import Mutant
 from ...registry import Claim, register, source_files
-from .compute import compute
+from .compute import compute, trainings
 from .figures import display
 from .judge import judge, mutant_patches
 
@@ -116,7 +116,7 @@ CLAIM = register(Claim(
     statement="With N tasks, H >= 2N heads split up (one +/- pair per task, KQ on the task's coordinates) and "
               "2 < H < 2N heads superpose (heads shared between tasks, every task zero-sum); theory (mean-field "
               "flow) and training agree.",
-    params=PARAMS, compute=compute, judge=judge, display=display,
+    params=PARAMS, compute=compute, trainings=trainings, judge=judge, display=display,
     sources=source_files(__name__, "theory.multitask", "theory.mean_field", "numerics.phases",
                          "numerics.multitask_flow", "numerics.training", "numerics.data"),
     mutants=MUTANTS))

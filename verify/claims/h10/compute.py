@@ -80,10 +80,11 @@ def _flow(p, ctx) -> dict:
     return out
 
 
-def _trained(p, ctx) -> dict:
+def _plan(p, ctx) -> list:
+    """``[(supports name, H, TrainConfig), ...]`` of ``p.train_plan``."""
     from . import plan_entry
 
-    out, plan = {}, []
+    plan = []
     for entry in p.train_plan:
         sup, heads = plan_entry(entry, p.d)
         name = format_supports(sup)
@@ -94,6 +95,16 @@ def _trained(p, ctx) -> dict:
                 ensemble=p.training.n_seeds("all"), log_every=p.training.log_every,
                 eval_prompts=p.training.eval_prompts, device=ctx.device,
                 checkpoint_every=p.training.checkpoint_every, threads=CLAIM_THREADS)))
+    return plan
+
+
+def trainings(p, ctx) -> list:
+    """The runs :func:`compute` trains (``Claim.trainings``)."""
+    return [([cfg for _, _, cfg in _plan(p, ctx)], None)]
+
+
+def _trained(p, ctx) -> dict:
+    out, plan = {}, _plan(p, ctx)
     results = train_many([cfg for _, _, cfg in plan], ctx)
     for (name, H, cfg), res in zip(plan, results):
         kq, ov, d = circuits(res.model)

@@ -33,7 +33,7 @@ from ...params import TrainingProtocol
 from ...power import Mutant, patched
 from ...registry import Claim, register, source_files
 from ...trained import TrainedParams
-from .compute import compute
+from .compute import compute, trainings
 from .figures import display
 from .judge import judge
 
@@ -87,6 +87,6 @@ CLAIM = register(Claim(
     "H11", source="HPCY25 §5 and SPEC 4 (caveat on H=2), SPEC 6",
     statement="The +/- split with a low loss emerges consistently over random seeds for every H >= 2 "
               "(measured as the fraction of seeds, per H).",
-    params=PARAMS, compute=compute, judge=judge, display=display, mutants=MUTANTS,
+    params=PARAMS, compute=compute, trainings=trainings, judge=judge, display=display, mutants=MUTANTS,
     sources=source_files(__name__, "verify.trained", "numerics.patterns", "numerics.training", "theory.mean_field",
                          "verify.stats", "verify.result")))

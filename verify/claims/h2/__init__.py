@@ -14,7 +14,7 @@ from theory import mean_field
 from ...power import Mutant, patched
 from ...registry import Claim, register, source_files
 from ...trained import PROTOCOLS, TrainedParams
-from .compute import compute
+from .compute import compute, trainings
 from .figures import display
 from . import judge as _judge
 from .judge import judge
@@ -68,6 +68,6 @@ CLAIM = register(Claim(
     "H2", source="HPCY25 §5 (zero-sum, head groups), SPEC 2.1, 3.1, 4, 6",
     statement="In trained multi-head models OV is zero-sum, the active heads split into +/- groups with a common "
               "|omega|, extra heads go dummy, and sum_h mu_h omega_h approaches eta* = 1/(1+cd).",
-    params=PARAMS, compute=compute, judge=judge, display=display, mutants=MUTANTS,
+    params=PARAMS, compute=compute, trainings=trainings, judge=judge, display=display, mutants=MUTANTS,
     sources=source_files(__name__, "verify.trained", "numerics.patterns", "numerics.training", "theory.mean_field",
                          "theory.refined", "verify.stats", "verify.result")))

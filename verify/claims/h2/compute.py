@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ...trained import ensemble_arrays, trained_ensembles
+from ..h1.compute import trainings  # noqa: F401  (the same ensembles as H1)
 
 #: Logged readouts (numerics.training.readouts) the judge needs: per step, per member, per head.
 TRAJECTORY_KEYS = ("step", "omega", "dummy", "eta_eff", "loss")

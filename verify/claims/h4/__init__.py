@@ -18,6 +18,7 @@ from ...params import Params, TrainingProtocol
 from ...registry import Claim, register, source_files
 from ...trained import PROTOCOLS
 from .compute import compute
+from .overlay import trainings
 from .figures import display
 from .judge import judge
 from .mutants import MUTANTS
@@ -96,7 +97,7 @@ CLAIM = register(Claim(
               "slow drift omega->0, mu->inf with mu*omega fixed); zero-sum follows from the damped common "
               "mode; the flow matches discrete gradient descent (t = lr*steps) and torch training of the "
               "reduced model.",
-    params=PARAMS, compute=compute, judge=judge, display=display,
+    params=PARAMS, compute=compute, trainings=trainings, judge=judge, display=display,
     sources=source_files(__name__, "theory.flow", "theory.mean_field", "theory.mean_field_eval", "theory.refined",
                          "theory.refined_eval", "theory.risks", "numerics.ode", "numerics.reduced_model",
                          "verify.trained"),

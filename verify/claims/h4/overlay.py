@@ -27,7 +27,7 @@ from theory.flow import flow_jacobian, flow_rhs
 from theory.mean_field import eta_star, mean_field_loss
 from theory.risks import dgd_step_tolerance
 
-from ...trained import trained_ensembles
+from ...trained import trained_configs, trained_ensembles
 
 
 def overlay_for_heads(res, H: int, prob: dict, t_end: float) -> dict:
@@ -58,6 +58,13 @@ def overlay_for_heads(res, H: int, prob: dict, t_end: float) -> dict:
         "flow_omega": np.stack(f_om), "flow_mu": np.stack(f_mu),  # (E, Tf, H)
         "flow_loss": np.array(f_loss),  # (E, Tf) L~ along the flow
     }
+
+
+def trainings(p, ctx) -> list:
+    """The runs H4's compute trains (``Claim.trainings``): the overlay's ensembles, when ``trained_full``."""
+    if not p.trained_full:
+        return []
+    return [(trained_configs(p.training, p.problem, ctx, [(H, "softmax") for H in p.overlay_heads]), None)]
 
 
 def compute_overlay(p, ctx) -> dict:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from ...registry import Claim, register, source_files
 from ...trained import PROTOCOLS, TrainedParams
-from .compute import compute
+from .compute import compute, trainings
 from .figures import display
 from .judge import judge
 from .mutants import MUTANTS
@@ -73,7 +73,7 @@ CLAIM = register(Claim(
     statement="Softmax attention trained at L=40 generalises to other lengths and follows debiased GD with its "
               "effective step at every test length; linear attention with the training length baked into its "
               "weights degrades for L > 40, the 1/L-normalised variant does not.",
-    params=PARAMS, compute=compute, judge=judge, display=display,
+    params=PARAMS, compute=compute, trainings=trainings, judge=judge, display=display,
     sources=source_files(__name__, "theory.risks", "theory.wick", "numerics.patterns", "numerics.estimators",
                          "numerics.montecarlo", "verify.trained", "verify.claims.h6.compute"),
     mutants=MUTANTS))

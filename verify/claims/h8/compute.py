@@ -18,7 +18,7 @@ from numerics import dgd_predict
 from numerics.montecarlo import mc_losses
 from numerics.patterns import model_patterns
 
-from ...trained import trained_ensembles
+from ...trained import trained_configs, trained_ensembles
 from ..h6.compute import check_linear, rao_blackwell
 
 
@@ -86,10 +86,21 @@ def _dgd_losses(etas: np.ndarray, eta_bar: float, sigma2: float):
     return losses
 
 
+KINDS = ("linear", "linear-normalised")
+
+
+def _specs(p) -> list:
+    return [(H, "softmax") for H in p.heads] + [(p.linear_heads, k) for k in KINDS]
+
+
+def trainings(p, ctx) -> list:
+    """The runs :func:`compute` trains (``Claim.trainings``)."""
+    return [(trained_configs(p.training, p.problem, ctx, _specs(p)), None)]
+
+
 def compute(p, ctx) -> dict:
-    kinds = ("linear", "linear-normalised")
-    got = trained_ensembles(p.training, p.problem, ctx,
-                            [(H, "softmax") for H in p.heads] + [(p.linear_heads, k) for k in kinds])
+    kinds = KINDS
+    got = trained_ensembles(p.training, p.problem, ctx, _specs(p))
     runs = {f"softmax H={H}": got[H, "softmax"] for H in p.heads}
     runs.update({k: got[p.linear_heads, k] for k in kinds})
     models = [res.model for res in runs.values()]

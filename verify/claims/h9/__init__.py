@@ -36,7 +36,7 @@ from theory.problem import Problem
 from ...params import Params, TrainingProtocol
 from ...power import Mutant, patched, together
 from ...registry import Claim, register, source_files
-from .compute import compute
+from .compute import compute, trainings
 from .figures import display
 from .judge import judge
 
@@ -195,7 +195,7 @@ CLAIM = register(Claim(
               "preconditioned debiased GD with Gamma = sum_h mu_h Omega_h close to the risk-optimal Gamma* (not "
               "Sigma^-1); the exact finite-L risk of plain and centred preconditioned GD and its minimiser are "
               "derived and match Monte Carlo.",
-    params=PARAMS, compute=compute, judge=judge, display=display,
+    params=PARAMS, compute=compute, trainings=trainings, judge=judge, display=display,
     sources=source_files(__name__, "theory.preconditioned", "numerics.data",
                          "numerics.montecarlo", "numerics.training", "numerics.patterns"),
     mutants=MUTANTS))

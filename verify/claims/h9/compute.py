@@ -113,13 +113,18 @@ def _trained(res) -> dict:
             "final_loss_se": np.asarray(res.final_loss_se, dtype=np.float64), "trajectory": traj}
 
 
+def trainings(p, ctx) -> list:
+    """The runs :func:`compute` trains (``Claim.trainings``)."""
+    return [([train_config(p, S, name, ctx) for name, S in covariances(p).items()], None)]
+
+
 def compute(p, ctx) -> dict:
     ids = preconditioned.identities(p.symbolic_d)
     symbolic = {k: bool(sp.Matrix(e).is_zero_matrix if isinstance(e, sp.MatrixBase) else sp.expand(e) == 0)
                 for k, e in ids.items()}
     out = {"symbolic": symbolic, "covs": {}}
     covs = covariances(p)
-    runs = train_many([train_config(p, S, name, ctx) for name, S in covs.items()], ctx)
+    runs = train_many(trainings(p, ctx)[0][0], ctx)
     for (name, S), res in zip(covs.items(), runs):
         out["covs"][name] = {"mc": _monte_carlo(S, p, ctx, name), "trained": _trained(res)}
     return out
