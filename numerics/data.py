@@ -21,10 +21,11 @@ the stream writes labels in place and hands the model a transposed view without 
 3. sparse model only: ``d`` uniforms whose ``s`` smallest pick the support.
 
 **Precision of the draws.** On the CPU, float64 batches (the Monte Carlo estimators') draw their standard normals in
-float32 and widen them: torch's float32 normal sampler is vectorised and 4-5x faster than its float64 one, and the
-arithmetic after the draw stays in float64. The law differs from N(0, 1) only by each draw's float32 rounding (relative
-6e-8) and a tail cut at |z| ~ 5.8 (probability 8e-9): far below any Monte Carlo standard error in this package. A
-float64 batch's draws are then exactly those of the float32 batch of the same generator, widened. Uniforms (the sparse
+float32 and widen them (Philox only draws float32; torch's float32 sampler is vectorised and 4-5x faster than its
+float64 one), and the arithmetic after the draw stays in float64. The law differs from N(0, 1) only by each draw's
+float32 rounding (relative 6e-8) and a tail cut at |z| ~ 5.8 (probability 8e-9; both generators): far below any
+Monte Carlo standard error in this package. A float64 batch's draws are then exactly those of the float32 batch of
+the same generator, widened. Uniforms (the sparse
 supports) are drawn in the buffer's own precision.
 
 Shapes of :class:`Prompts`: ``x (n, L, d)``, ``xq (n, d)``; single output ``y (n, L)``, ``yq (n,)``,

@@ -96,7 +96,8 @@ def load_philox(path: str | Path):
 
 
 def _build():
-    """Compile (or find in the cache) the library; ``(path or None, what happened)``."""
+    """Compile (or find in the cache) and load the library; ``({"fn": attention, "philox": generator} or None,
+    what happened)``."""
     cc = os.environ.get("CC", "cc")
     if shutil.which(cc) is None:
         return None, f"no C compiler ({cc!r} not found)"

@@ -19,11 +19,13 @@ it was training resumable from its last checkpoint. A failure is left for the cl
 Cores: while the thread works (:data:`ACTIVE`), the calling thread keeps to one core: torch gets one intra-op thread
 and :func:`verify.trained.train_many` trains one run at a time beside it. Measured on the 2-core CPU, letting both
 use every core (three or four busy threads on two cores) made the suite slower, not faster: H3's Monte Carlo took
-76 s instead of 29 s beside a training.
+76 s instead of 29 s beside a training. And the interpreter hands its lock over every :data:`SWITCH_INTERVAL` (0.2 ms,
+not Python's 5 ms): a training step takes the lock back some twenty times between its torch and C calls, and behind
+a pure-Python sympy derivation each of those waits could last a whole interval (measured: with 5 ms the suite used
+1.2 of 2 cores and took 270-300 s; with 0.2 ms, 218-240 s).
 """
 from __future__ import annotations
 
-import os
 import sys
 import threading
 from pathlib import Path
@@ -36,7 +38,7 @@ from numerics.training.loop import background
 #: set while a :class:`Pretrainer` thread works: the calling thread then keeps to one core
 ACTIVE = threading.Event()
 #: the interpreter's thread switch interval while it works (seconds; Python's default is 0.005)
-SWITCH_INTERVAL = float(os.environ.get("ICL_VERIFY_SWITCH", "0.0002"))
+SWITCH_INTERVAL = 0.0002
 
 
 class Pretrainer:

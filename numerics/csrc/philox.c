@@ -2,8 +2,9 @@
  * Shaw, "Parallel random numbers: as easy as 1, 2, 3", SC 2011), used by numerics.rng.Philox.
  *
  * Stream: block i of a stream with 64-bit key K is Philox4x32-10 of the counter (i mod 2^32, i >> 32, 0, 0) under the
- * key (K mod 2^32, K >> 32): four 32-bit words w0..w3. A fill of n floats starting at block c uses blocks
- * c .. c + ceil(n/4) - 1, in order, and discards the words past n.
+ * key (K mod 2^32, K >> 32): four 32-bit words w0..w3. Blocks come in groups of NB = 16, whose 64 numbers are
+ * written word-major (number 16 t + j from word t of block j, so every store is a whole vector). A fill of n floats
+ * from block c (a multiple of 16) uses the ceil(n / 64) groups from c on and discards the numbers past n.
  *
  * Uniforms: u = (w >> 8) 2^-24 in [0, 1), one per word.
  * Normals, Box-Muller per word pair (w0, w1) and (w2, w3) of a block, giving (r cos t, r sin t):
@@ -14,7 +15,8 @@
  * octant's symmetry gives (cos t, sin t) by a swap and signs. Every step is one IEEE float32 operation in the order
  * written (built with -ffp-contract=off, no fast-math): numerics/rng.py repeats it in numpy and gets the same bits.
  *
- * The loops run over 16 blocks at a time in the lanes of vectors (GCC/Clang vector extensions).
+ * The loops run over VW blocks at a time in the lanes of vectors (GCC/Clang vector extensions); every VW gives the
+ * same numbers. Philox's 32 x 32 -> 64-bit products use pmuludq where the target has it (integer arithmetic: exact).
  */
 #include <math.h>
 #include <stdint.h>

@@ -119,7 +119,7 @@ def test_state_round_trip_resumes_bit_identically():
     h = Philox(0)
     h.set_state(torch.load(buf, weights_only=True))
     assert torch.equal(h.normal_(torch.empty(37)), after)
-    assert g.get_state().tolist() == h.get_state().tolist() == [11, 0, 48]   # 100 then 37 numbers: 2 + 1 groups of 16 blocks
+    assert g.get_state().tolist() == h.get_state().tolist() == [11, 0, 48]   # 100, then 37 numbers: 2 + 1 groups
 
 
 def test_buffers_of_any_layout_and_float64_are_the_float32_draws():
