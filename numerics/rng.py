@@ -141,12 +141,16 @@ class Philox:
     def __init__(self, seed: int):
         self.key = check_int("seed", seed, lo=0, hi=2**64 - 1)
         self.block = 0
+        self._fn = native.philox_function()   # looked up once: a draw is on the training step's path
+
+    def __reduce__(self):   # pickles as (key, block); the C function is looked up again where it is unpickled
+        return _restore, (self.key, self.block)
 
     def __repr__(self) -> str:
         return f"Philox(key={self.key:#x}, block={self.block})"
 
     def _draw(self, law: int, n: int, out: np.ndarray | None = None) -> np.ndarray:
-        fn = native.philox_function()
+        fn = self._fn
         if fn is None:
             vals = fill_reference(law, self.key, self.block, n)
             if out is None:
@@ -190,3 +194,9 @@ class Philox:
         if not (0 <= lo < 2**32 and 0 <= hi < 2**32 and block >= 0):
             raise ValueError(f"not a Philox state: {s.tolist()}")
         self.key, self.block = lo | hi << 32, block
+
+
+def _restore(key: int, block: int) -> Philox:
+    g = Philox(key)
+    g.block = block
+    return g

@@ -47,7 +47,8 @@ def parse_scheduler(spec: str) -> tuple[str, int | None]:
     raise ValueError(f"--scheduler must be {SCHEDULER_FORMS}; got {spec!r}")
 
 
-def _cores() -> int:
+def cores() -> int:
+    """CPU cores this process may use (its affinity set where the OS has one)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
@@ -66,7 +67,7 @@ def cluster(spec: str, *, timeout: float = 30.0) -> Iterator:
     local = None
     try:
         if kind == "local":
-            local = LocalCluster(n_workers=n or _cores(), threads_per_worker=1, processes=True, host="127.0.0.1",
+            local = LocalCluster(n_workers=n or cores(), threads_per_worker=1, processes=True, host="127.0.0.1",
                                  dashboard_address=None, silence_logs=logging.ERROR)
             client = Client(local, timeout=timeout)
         else:

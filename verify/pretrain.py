@@ -30,9 +30,11 @@ import sys
 import threading
 from pathlib import Path
 
+import torch
+
 from numerics import checkpoint as ck
 from numerics.training import TrainConfig, cached_train
-from numerics.training.cache import cached_run_dir
+from numerics.training.cache import cache_finished, cached_run_dir
 from numerics.training.loop import background
 
 #: set while a :class:`Pretrainer` thread works: the calling thread then keeps to one core
@@ -46,14 +48,11 @@ class Pretrainer:
 
     def __init__(self, runs: list[tuple[Path, TrainConfig]]):
         self.runs = list(runs)
-        self.trained: list[str] = []                     # config hashes this thread trained (or finished)
         self.failed: list[tuple[str, str]] = []          # (hash, error) left for the claims to report
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._work, name="pretrain", daemon=True)
 
     def __enter__(self) -> "Pretrainer":
-        import torch
-
         self._threads = torch.get_num_threads()
         torch.set_num_threads(1)
         self._switch = sys.getswitchinterval()
@@ -67,8 +66,6 @@ class Pretrainer:
 
     def close(self) -> None:
         """Stop at the next log step (the run in progress stays resumable) and wait for the thread."""
-        import torch
-
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
@@ -82,14 +79,10 @@ class Pretrainer:
             for root, cfg in self.runs:
                 if self._stop.is_set():
                     return
-                folder = cached_run_dir(cfg, root)
-                if (folder / ck.SUMMARY).exists():
-                    continue
                 try:
-                    with ck.run_lock(folder, blocking=False):     # the claim (or nobody) is on it: skip
-                        if not (folder / ck.SUMMARY).exists():
+                    with ck.run_lock(cached_run_dir(cfg, root), blocking=False):   # held by a claim: skip it
+                        if not cache_finished(cfg, root):
                             cached_train(cfg, root, progress=False)
-                            self.trained.append(cfg.hash())
                 except ck.RunBusy:
                     continue
                 except KeyboardInterrupt:        # close(), or STOP after a claim's failed training
@@ -116,7 +109,7 @@ def runs_ahead(todo, params) -> list[tuple[Path, TrainConfig]]:
             continue
         for cfg in runs:
             key = (str(root), cfg.hash())
-            if key not in seen and not (cached_run_dir(cfg, root) / ck.SUMMARY).exists():
+            if key not in seen and not cache_finished(cfg, root):
                 seen.add(key)
                 out.append((root, cfg))
     return out

@@ -7,6 +7,7 @@ Files under ``<out>/claims/``: ``<ID>.json`` (the result, its key and the overri
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -16,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from .distributed import cores
 from .params import ParamError, _jsonable, resolve
+from .pretrain import Pretrainer, runs_ahead
 from .registry import Claim, FigureDir, RunContext, get, run_claim, select
 from .report import now, write_atomic, write_report, write_results
 from .result import ClaimResult, result_from_json
@@ -233,12 +236,7 @@ def run_claims(ids: str | None = None, *, profile: str = "quick", out: str | Pat
 
 def _ahead(todo, params, *, enabled: bool, echo):
     """The :class:`verify.pretrain.Pretrainer` of ``todo``'s runs (a no-op context on one core or when disabled)."""
-    import contextlib
-
-    from .pretrain import Pretrainer, runs_ahead
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    runs = runs_ahead(todo, params) if enabled and cores >= 2 and len(todo) >= 2 else []
+    runs = runs_ahead(todo, params) if enabled and cores() >= 2 and len(todo) >= 2 else []
     if not runs:
         return contextlib.nullcontext()
     echo(f"background: {len(runs)} training run(s) of the selected claims train ahead in a second thread")

@@ -128,9 +128,15 @@ def one_thread(compute):
     return run
 
 
+def _run(t: SparseTraining, problem: Problem, ctx: RunContext) -> tuple[TrainConfig, int]:
+    """The shared ensemble's configuration and its shard size (two shards)."""
+    return config(t, problem, seed=ctx.seed, device=ctx.device), max(1, t.ensemble // 2)
+
+
 def sparse_trainings(p, ctx) -> list:
     """``Claim.trainings`` of C1-C4: the shared ensemble's run, as :func:`sparse_ensemble` trains it."""
-    return [([config(p.training, p.problem, seed=ctx.seed, device=ctx.device)], max(1, p.training.ensemble // 2))]
+    cfg, shard = _run(p.training, p.problem, ctx)
+    return [([cfg], shard)]
 
 
 def sparse_ensemble(t: SparseTraining, problem: Problem, ctx: RunContext) -> TrainResult:
@@ -140,7 +146,8 @@ def sparse_ensemble(t: SparseTraining, problem: Problem, ctx: RunContext) -> Tra
     keeps one core busy (its autograd steps gain little from a second intra-op thread). Measured on the 2-core CPU, the
     quick ensemble (2 members x 3,000 steps) takes 38 s as one run and 32 s as two shards: the shards' Python-level
     autograd contends for the GIL. Shards differ from one run at float32 rounding only."""
-    return train_many([config(t, problem, seed=ctx.seed, device=ctx.device)], ctx, shard=max(1, t.ensemble // 2))[0]
+    cfg, shard = _run(t, problem, ctx)
+    return train_many([cfg], ctx, shard=shard)[0]
 
 
 def training_summary(res: TrainResult) -> dict:

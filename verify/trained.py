@@ -29,7 +29,6 @@ Protocols (measured on a 2-core CPU, one thread, float32):
 from __future__ import annotations
 
 import concurrent.futures as cf
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,12 +37,14 @@ import torch
 from numerics import checkpoint as ck
 from numerics.patterns import circuits
 from numerics.training import TrainConfig, TrainResult, build_model, cached_train
-from numerics.training.cache import cached_run_dir
+from numerics.training.cache import cache_finished, cached_run_dir
 from numerics.training.loop import STOP
 from theory.problem import PAPER_POINT, Problem
 from theory.validate import check_int
 
+from .distributed import cores
 from .params import Params, TrainingProtocol
+from .pretrain import ACTIVE
 from .registry import RunContext
 
 #: The training protocol per profile, defined once; every sharing claim has a ``training: TrainingProtocol``
@@ -151,11 +152,7 @@ def planned_runs(cfgs: list[TrainConfig], root, shard: int | None = None) -> lis
     """The runs :func:`train_many` trains for ``cfgs`` under ``root``, per config: its :func:`shards` on the CPU
     unless the whole run is finished in the cache, else the config itself."""
     on_cpu = all(c.device == "cpu" for c in cfgs)
-
-    def finished(c):
-        return (cached_run_dir(c, root) / ck.SUMMARY).exists()
-
-    return [shards(c, shard) if on_cpu and not finished(c) else [c] for c in cfgs]
+    return [shards(c, shard) if on_cpu and not cache_finished(c, root) else [c] for c in cfgs]
 
 
 def _cost(cfg: TrainConfig) -> float:
@@ -218,7 +215,7 @@ def train_many(cfgs: list[TrainConfig], ctx: RunContext, *, shard: int | None = 
     if ctx.scheduler is not None:
         from .distributed import train_all
 
-        todo = [c for c in flat if not (cached_run_dir(c, root) / ck.SUMMARY).exists()]
+        todo = [c for c in flat if not cache_finished(c, root)]
         reports = dict(zip([c.hash() for c in todo], train_all(todo, root)))
         done = [cached_train(c, root) for c in flat]
         for r in done:   # what the tasks did, not how this process read their output
@@ -226,10 +223,7 @@ def train_many(cfgs: list[TrainConfig], ctx: RunContext, *, shard: int | None = 
             if rep is not None:
                 r.cached, r.resumed_from, r.seconds = rep["cached"], rep["resumed_from"], rep["seconds"]
         return _merged(cfgs, pieces, done)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    from .pretrain import ACTIVE
-
-    workers = min(cores - ACTIVE.is_set(), len(flat))   # a background trainer has a core (verify.pretrain)
+    workers = min(cores() - ACTIVE.is_set(), len(flat))   # a background trainer has a core (verify.pretrain)
     if workers < 2 or not on_cpu:
         done = _in_turn(flat, root, progress=ctx.progress)
     else:

@@ -123,6 +123,11 @@ def cached_run_dir(cfg: TrainConfig, root: str | Path) -> Path:
     return ck.run_dir(root, cfg.name(), cfg.identity())
 
 
+def cache_finished(cfg: TrainConfig, root: str | Path) -> bool:
+    """Whether the run cache under ``root`` holds ``cfg``'s run finished (its ``summary.json``)."""
+    return (cached_run_dir(cfg, root) / ck.SUMMARY).exists()
+
+
 def cached_train(cfg: TrainConfig, root: str | Path, *, progress: bool = False) -> TrainResult:
     """Train ``cfg`` under ``root/<name>-<hash>`` or reuse the finished run there; an interrupted run resumes.
 

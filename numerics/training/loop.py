@@ -104,6 +104,7 @@ def background(stop: threading.Event):
 
 
 def in_background() -> bool:
+    """Whether the calling thread is inside :func:`background`."""
     return getattr(_local, "stop", None) is not None
 
 
@@ -343,12 +344,12 @@ class Trainer:
             yield
             return
         n = self.cfg.threads or torch.get_num_threads()
-        small = isinstance(self.stream, PromptStream) and sum(t.numel() for t in self.stream.raw.values()) < \
-            AHEAD_MIN_DRAWS
-        ahead = n >= 2 and isinstance(self.stream, PromptStream) and not in_background() and not small
-        # a step this small runs fastest on one thread (measured: a single paper-setting model on two intra-op
-        # threads ran at 2484-2647 steps/s against 2776-2793 on one)
-        with cpu_threads(n - 1 if ahead else (1 if small and n >= 2 else self.cfg.threads)):
+        draws = sum(t.numel() for t in self.stream.raw.values()) if isinstance(self.stream, PromptStream) else None
+        small = draws is not None and draws < AHEAD_MIN_DRAWS
+        ahead = n >= 2 and draws is not None and not small and not in_background()
+        # a small step runs fastest on one thread (measured: a single paper-setting model on two intra-op threads
+        # ran at 2484-2647 steps/s against 2776-2793 on one)
+        with cpu_threads(n - 1 if ahead else 1 if small else self.cfg.threads):
             if not ahead:
                 yield
                 return

@@ -5,9 +5,11 @@ Both are exact: :class:`PrefetchStream` hands out the same batches in the same o
 batch drawn ahead, so a checkpoint resumes bit-identically. :func:`fused_adam_step` calls the same fused kernel
 as ``torch.optim.Adam(fused=True).step()`` with the same arguments, so the parameters are bit-identical too.
 
-Why: on a CPU, drawing a step's prompts costs more than half of a single model's step (the ``(d+1) x L x B``
-normals, about 0.25 ms at the paper's setting, against 0.12 ms for the native step); with a second core free the draw
-overlaps the step (torch releases the GIL inside its ops). The batch is built from the draws in the calling thread.
+Why: on a CPU, drawing an ensemble's prompts is a large part of its step (the ``(d+1) x L x B`` normals per member,
+about 0.1 ms at the paper's setting with :class:`numerics.rng.Philox`); with a second core free the draw overlaps the
+step (the generator's C call and torch's ops release the GIL). The batch is built from the draws in the calling
+thread. For small steps the hand-over costs more than it saves: the trainer only draws ahead from
+:data:`numerics.training.loop.AHEAD_MIN_DRAWS` numbers per step.
 """
 from __future__ import annotations
 
@@ -46,8 +48,8 @@ class PrefetchStream:
         return self.inner.problem
 
     def _draw(self, raw):
-        """The random draws only (each a torch call that frees the GIL); the batch is built by :meth:`sample`, in the
-        calling thread, so the background thread needs the interpreter as little as possible."""
+        """The random draws only (each a C or torch call that frees the GIL); the batch is built by :meth:`sample`,
+        in the calling thread, so the background thread needs the interpreter as little as possible."""
         before = [g.get_state() for g in self.generators]
         for e, g in enumerate(self.generators):
             self.inner.sampler._fill(raw, g, index=e)

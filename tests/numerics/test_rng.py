@@ -2,6 +2,7 @@
 bit, the Box-Muller transform against float64 arithmetic, the law of the draws, and the state round trip."""
 import io
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -100,7 +101,7 @@ def test_pairs_neighbours_and_streams_are_uncorrelated(normals):
     other = Philox(20261204).normal_(torch.empty(normals.size)).double().numpy()
     for a, b in ((c, s), (normals[:-1], normals[1:]), (normals, other)):
         assert abs(np.corrcoef(a, b)[0, 1]) < 5 / math.sqrt(a.size)
-    assert abs(np.corrcoef(c**2, s**2)[0, 1] - 0.0) < 5 / math.sqrt(c.size)
+    assert abs(np.corrcoef(c**2, s**2)[0, 1]) < 5 / math.sqrt(c.size)
 
 
 def test_uniform_law():
@@ -120,6 +121,13 @@ def test_state_round_trip_resumes_bit_identically():
     h.set_state(torch.load(buf, weights_only=True))
     assert torch.equal(h.normal_(torch.empty(37)), after)
     assert g.get_state().tolist() == h.get_state().tolist() == [11, 0, 48]   # 100, then 37 numbers: 2 + 1 groups
+
+
+def test_a_pickled_generator_continues_the_stream():
+    g = Philox(12)
+    g.normal_(torch.empty(70))
+    h = pickle.loads(pickle.dumps(g))
+    assert torch.equal(h.normal_(torch.empty(9)), g.normal_(torch.empty(9)))
 
 
 def test_buffers_of_any_layout_and_float64_are_the_float32_draws():

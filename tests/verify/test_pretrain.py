@@ -9,7 +9,7 @@ import torch
 
 from numerics import checkpoint as ck
 from numerics.training import TrainConfig, cached_train, loop
-from numerics.training.cache import cached_run_dir
+from numerics.training.cache import cache_finished, cached_run_dir
 from verify import pretrain, registry, trained
 from verify.registry import RunContext
 
@@ -31,9 +31,6 @@ def test_runs_trained_ahead_are_the_runs_trained_in_turn(tmp_path):
     before = torch.get_num_threads()
     with pretrain.Pretrainer([(root, c) for c in _cfgs()]) as bg:
         assert pretrain.ACTIVE.is_set() and torch.get_num_threads() == 1   # the caller keeps to one core
-        ctx = RunContext("smoke", tmp_path, progress=False, claim_id="H1")
-        ctx_root = trained.cache_root(ctx)
-        assert ctx_root != root
         got = [cached_train(c, root) for c in _cfgs()]                     # waits for, or trains, each run
     assert not pretrain.ACTIVE.is_set() and torch.get_num_threads() == before
     assert bg.failed == []
@@ -43,14 +40,20 @@ def test_runs_trained_ahead_are_the_runs_trained_in_turn(tmp_path):
 
 
 def test_the_background_thread_never_changes_the_thread_count(tmp_path, monkeypatch):
+    """The thread trains every run to the end (the caller waits for it) without calling set_num_threads, although
+    each run's trainer asks for its threads (cpu_plan) exactly as in the caller."""
     calls = []
     real = torch.set_num_threads
     monkeypatch.setattr(torch, "set_num_threads",
                         lambda n: (calls.append(threading.current_thread().name), real(n))[1])
-    with pretrain.Pretrainer([(tmp_path, c) for c in _cfgs()]) as bg:
-        pass
-    bg._thread.join()
+    cfgs = [c.replace(threads=2) for c in _cfgs()]                         # the caller would set 2, then restore
+    with pretrain.Pretrainer([(tmp_path, c) for c in cfgs]) as bg:
+        bg._thread.join()                                                  # nothing stops it before it is done
+    assert all(cache_finished(c, tmp_path) for c in cfgs) and bg.failed == []
     assert calls and "pretrain" not in calls                               # only the caller set it
+    calls.clear()
+    cached_train(cfgs[0], tmp_path / "caller")
+    assert calls                                                           # the same run in the caller does
 
 
 def test_close_mid_run_leaves_a_run_that_resumes_to_the_same_model(tmp_path):
@@ -74,8 +77,16 @@ def test_a_claim_trains_what_the_thread_has_not_reached(tmp_path, monkeypatch):
     root = trained.cache_root(ctx)
     order = []
     real = trained.cached_train
-    monkeypatch.setattr(trained, "cached_train", lambda c, r, **kw: (order.append(c.n_head), real(c, r, **kw))[1])
     release = threading.Event()
+
+    def spy(c, r, **kw):
+        order.append(c.n_head)
+        out = real(c, r, **kw)
+        if c.n_head == 1:             # the free runs are done: the other thread lets go of H=3's run
+            release.set()
+        return out
+
+    monkeypatch.setattr(trained, "cached_train", spy)
 
     def hold():                                                            # another thread holds H=3's run
         with ck.run_lock(cached_run_dir(cfgs[2], root)):
@@ -85,13 +96,12 @@ def test_a_claim_trains_what_the_thread_has_not_reached(tmp_path, monkeypatch):
     t.start()
     pretrain.ACTIVE.set()
     try:
-        threading.Timer(2.0, release.set).start()
         got = trained.train_many(cfgs, ctx)
     finally:
         pretrain.ACTIVE.clear()
         release.set()
         t.join()
-    assert order[:2] == [2, 1] and order[-1] == 3                          # longest free first, the held one last
+    assert order == [2, 1, 3]            # longest free run first (H=3 ranks second but is held), the held one last
     assert [r.config.n_head for r in got] == [1, 2, 3]
 
 

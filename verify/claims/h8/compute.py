@@ -99,10 +99,9 @@ def trainings(p, ctx) -> list:
 
 
 def compute(p, ctx) -> dict:
-    kinds = KINDS
     got = trained_ensembles(p.training, p.problem, ctx, _specs(p))
     runs = {f"softmax H={H}": got[H, "softmax"] for H in p.heads}
-    runs.update({k: got[p.linear_heads, k] for k in kinds})
+    runs.update({k: got[p.linear_heads, k] for k in KINDS})
     models = [res.model for res in runs.values()]
     out, etas = {}, []
     for name, res in runs.items():
